@@ -1,0 +1,5 @@
+namespace CMap.Buffer;
+
+internal static class Placeholder
+{
+}
