@@ -1,0 +1,144 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading;
+
+namespace CMap.Buffer;
+
+/// <summary>
+/// The first 64 bytes of every chunk. Entries follow at <see cref="Chunk.HeaderSize"/>.
+/// Every field is written by the owning shard's writer under the shard lock; statistics may read them racily.
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Size = Chunk.HeaderSize)]
+internal unsafe struct ChunkHeader
+{
+    /// <summary>Bytes of entries that an index word points at.</summary>
+    public long LiveBytes;
+
+    /// <summary>Bytes of entries appended here that no index word points at any more.</summary>
+    public long DeadBytes;
+
+    /// <summary>Offset of the next append, from the chunk base (starts at <see cref="Chunk.HeaderSize"/>).</summary>
+    public int Used;
+
+    /// <summary>Total bytes of the block, header included.</summary>
+    public int Capacity;
+
+    /// <summary>Position of the chunk in its shard's chunk list, or -1 (oversize blocks are not in that list).</summary>
+    public int ListIndex;
+
+    /// <summary>Size class 0..6, or <see cref="Chunk.OversizeClass"/>.</summary>
+    public byte SizeClass;
+
+    /// <summary>Oversize blocks form an intrusive doubly-linked list per shard.</summary>
+    public ChunkHeader* Prev;
+
+    public ChunkHeader* Next;
+
+    public override readonly string ToString() =>
+        $"Chunk(class={SizeClass}, capacity={Capacity}, used={Used}, live={LiveBytes}, dead={DeadBytes}, index={ListIndex})";
+}
+
+/// <summary>
+/// A block of native memory that a shard appends entries to. Regular chunks are aligned to their own size (a
+/// power of two), so the chunk that holds an entry is found from the entry's address alone:
+/// <c>base = address &amp; ~(size - 1)</c>. Oversize blocks hold one entry at <see cref="HeaderSize"/>.
+/// </summary>
+internal sealed unsafe class Chunk : IDisposable
+{
+    internal const int HeaderSize = 64;
+
+    /// <summary>Bytes left unused at the end of a chunk, so an 8-byte header read never crosses the block.</summary>
+    internal const int TailPadding = 8;
+
+    /// <summary>Size classes are 0..6; 7 marks an oversize block. Three bits in an index word (see IndexWord).</summary>
+    internal const int MaxSizeClasses = 7;
+    internal const int OversizeClass = 7;
+
+    private readonly NativeArena _arena;
+    private readonly ChunkCounters? _counters;
+    private byte* _base;
+
+    internal Chunk(NativeArena arena, int capacity, int sizeClass, ChunkCounters? counters = null)
+    {
+        _arena = arena;
+        _counters = counters;
+        _base = (byte*)arena.Alloc((nuint)capacity, (nuint)capacity);
+        Capacity = capacity;
+        SizeClass = sizeClass;
+        Reset();
+    }
+
+    internal byte* Base => _base;
+
+    internal ChunkHeader* Header => (ChunkHeader*)_base;
+
+    internal int Capacity { get; }
+
+    internal int SizeClass { get; }
+
+    /// <summary>Payload bytes a fresh chunk of this capacity can take.</summary>
+    internal static int PayloadCapacity(int capacity) => capacity - HeaderSize - TailPadding;
+
+    /// <summary>Makes the chunk empty again before it is handed out.</summary>
+    internal void Reset()
+    {
+        ChunkHeader* h = Header;
+        *h = default;
+        h->Used = HeaderSize;
+        h->Capacity = Capacity;
+        h->ListIndex = -1;
+        h->SizeClass = (byte)SizeClass;
+    }
+
+    /// <summary>Fills the payload with <paramref name="pattern"/> (use-after-free detection in tests).</summary>
+    internal void Poison(byte pattern) =>
+        new Span<byte>(_base + HeaderSize, Capacity - HeaderSize).Fill(pattern);
+
+    /// <summary>Returns the chunk's memory to the OS. Idempotent.</summary>
+    public void Dispose()
+    {
+        byte* p = _base;
+        if (p != null)
+        {
+            _base = null;
+            _arena.Free(p, (nuint)Capacity);
+            if (_counters is not null)
+            {
+                Interlocked.Increment(ref _counters.ChunksReturnedToOs);
+            }
+        }
+    }
+
+    /// <summary>The header of the block that holds the entry at <paramref name="entry"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ChunkHeader* HeaderOf(byte* entry, int sizeClass, ReadOnlySpan<int> classSizes) =>
+        sizeClass == OversizeClass
+            ? (ChunkHeader*)(entry - HeaderSize)
+            : (ChunkHeader*)((nuint)entry & ~((nuint)classSizes[sizeClass] - 1));
+
+    /// <summary>Allocates an oversize block holding one entry of <paramref name="entrySize"/> bytes.</summary>
+    internal static ChunkHeader* AllocOversize(NativeArena arena, long entrySize)
+    {
+        long capacity = HeaderSize + entrySize + TailPadding;
+        var h = (ChunkHeader*)arena.Alloc((nuint)capacity);
+        *h = default;
+        h->Used = (int)(HeaderSize + entrySize);
+        h->Capacity = (int)capacity;
+        h->ListIndex = -1;
+        h->SizeClass = OversizeClass;
+        return h;
+    }
+
+    internal static void FreeOversize(NativeArena arena, ChunkHeader* h) => arena.Free(h, (nuint)h->Capacity);
+
+    public override string ToString() => _base == null ? "Chunk(freed)" : Header->ToString();
+}
+
+/// <summary>Counters shared by a map's chunk pools. Written with Interlocked by any thread.</summary>
+internal sealed class ChunkCounters
+{
+    internal long ChunksAllocated;
+    internal long ChunksReturnedToOs;
+    internal long ChunksRented;
+}

@@ -1,5 +1,0 @@
-namespace CMap.Buffer;
-
-internal static class Placeholder
-{
-}

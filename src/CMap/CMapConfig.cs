@@ -1,0 +1,117 @@
+using System;
+using System.Collections.Generic;
+using System.Numerics;
+using CMap.Buffer;
+
+namespace CMap;
+
+/// <summary>
+/// Settings for a <see cref="ByteMap"/>. Validated when the map is constructed; every error names the field.
+/// </summary>
+public sealed class CMapConfig
+{
+    /// <summary>The most a <see cref="MaxValueLength"/> may be set to: 1 GiB.</summary>
+    public const int MaxValueLengthLimit = 1 << 30;
+
+    /// <summary>The default <see cref="MaxValueLength"/>: 64 MiB.</summary>
+    public const int DefaultMaxValueLength = 64 << 20;
+
+    /// <summary>The most shards a map may have.</summary>
+    public const int MaxShardCount = 1 << 16;
+
+    /// <summary>The smallest chunk size class allowed: 1 KiB (tiny chunks are for tests that force compaction).</summary>
+    public const int MinChunkSize = 1 << 10;
+
+    /// <summary>The largest chunk size class allowed: 256 MiB.</summary>
+    public const int MaxChunkSize = 1 << 28;
+
+    /// <summary>
+    /// Number of shards, a power of two from 1 to <see cref="MaxShardCount"/>. Writers to different shards never
+    /// contend, and a shard's index rebuild stalls only that shard's writers. 0 (the default) picks
+    /// 32 × the processor count rounded up to a power of two, between 32 and 1,024.
+    /// </summary>
+    public int ShardCount { get; init; }
+
+    /// <summary>
+    /// The XXH3 seed. Null (the default) draws a random seed per map, so colliding keys cannot be crafted offline.
+    /// Fix it only for reproducible tests and benchmarks.
+    /// </summary>
+    public ulong? Seed { get; init; }
+
+    /// <summary>Entries to size the index for up front, so that loading them does not rebuild tables. Default 0.</summary>
+    public long InitialCapacity { get; init; }
+
+    /// <summary>
+    /// Largest value accepted, in bytes, from 0 to <see cref="MaxValueLengthLimit"/>. Default
+    /// <see cref="DefaultMaxValueLength"/>.
+    /// </summary>
+    public int MaxValueLength { get; init; } = DefaultMaxValueLength;
+
+    /// <summary>
+    /// Chunk size classes in bytes: 1 to 7 ascending powers of two between <see cref="MinChunkSize"/> and
+    /// <see cref="MaxChunkSize"/>. A shard appends to chunks of one class at a time and moves to a larger class
+    /// as its live bytes grow. Default 64 KiB, 512 KiB and 2 MiB. An entry larger than half a chunk's payload
+    /// gets a block of its own.
+    /// </summary>
+    public IReadOnlyList<int> ChunkSizes { get; init; } = [64 << 10, 512 << 10, 2 << 20];
+
+    /// <summary>
+    /// Bytes of free chunks each size class's pool keeps for reuse; chunks beyond it go back to the OS.
+    /// Default 16 MiB per class. 0 returns every free chunk at once.
+    /// </summary>
+    public long MaxRetainedChunkBytes { get; init; } = 16L << 20;
+
+    /// <summary>Test hook: ANDed into every hash, to force tag, shard and slot collisions.</summary>
+    internal ulong HashMask { get; init; } = ulong.MaxValue;
+
+    /// <summary>Test hook: chunks returned to the pool are overwritten with <see cref="ChunkPool.PoisonByte"/>.</summary>
+    internal bool PoisonFreedChunks { get; init; }
+
+    internal int ResolveShardCount()
+    {
+        if (ShardCount != 0)
+        {
+            return ShardCount;
+        }
+
+        int n = (int)BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount) * 32;
+        return Math.Clamp(n, 32, 1024);
+    }
+
+    internal void Validate()
+    {
+        if (ShardCount < 0 || ShardCount > MaxShardCount || (ShardCount != 0 && !BitOperations.IsPow2(ShardCount)))
+        {
+            ThrowHelper.ThrowConfig(nameof(ShardCount), $"must be 0 (automatic) or a power of two from 1 to {MaxShardCount}", ShardCount);
+        }
+
+        if (InitialCapacity < 0 || InitialCapacity > (1L << 40))
+        {
+            ThrowHelper.ThrowConfig(nameof(InitialCapacity), "must be between 0 and 2^40", InitialCapacity);
+        }
+
+        if (MaxValueLength < 0 || MaxValueLength > MaxValueLengthLimit)
+        {
+            ThrowHelper.ThrowConfig(nameof(MaxValueLength), $"must be between 0 and {MaxValueLengthLimit} (CMapConfig.MaxValueLengthLimit)", MaxValueLength);
+        }
+
+        if (ChunkSizes is null || ChunkSizes.Count == 0 || ChunkSizes.Count > Chunk.MaxSizeClasses)
+        {
+            ThrowHelper.ThrowConfig(nameof(ChunkSizes), $"must list 1 to {Chunk.MaxSizeClasses} sizes", ChunkSizes?.Count);
+        }
+
+        for (int i = 0; i < ChunkSizes.Count; i++)
+        {
+            int s = ChunkSizes[i];
+            if (s < MinChunkSize || s > MaxChunkSize || !BitOperations.IsPow2(s) || (i > 0 && s <= ChunkSizes[i - 1]))
+            {
+                ThrowHelper.ThrowConfig(nameof(ChunkSizes), $"must be ascending powers of two between {MinChunkSize} and {MaxChunkSize}; entry {i}", s);
+            }
+        }
+
+        if (MaxRetainedChunkBytes < 0)
+        {
+            ThrowHelper.ThrowConfig(nameof(MaxRetainedChunkBytes), "must not be negative", MaxRetainedChunkBytes);
+        }
+    }
+}

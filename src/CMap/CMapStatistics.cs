@@ -1,0 +1,41 @@
+namespace CMap;
+
+/// <summary>
+/// A point-in-time view of a <see cref="ByteMap"/>, read without stopping it: each figure is exact for its shard
+/// at the moment it was read, and the sums may mix moments when writers are active.
+/// </summary>
+public readonly record struct CMapStatistics
+{
+    /// <summary>Entries in the map.</summary>
+    public long Count { get; init; }
+
+    /// <summary>Log bytes of the live entries (header, key and value).</summary>
+    public long LiveBytes { get; init; }
+
+    /// <summary>Log bytes held in chunks that no index word points at: what compaction can reclaim.</summary>
+    public long DeadBytes { get; init; }
+
+    /// <summary>Bytes of the chunks the shards hold (live, dead and not yet written).</summary>
+    public long ChunkBytes { get; init; }
+
+    /// <summary>Bytes of the blocks that hold one large entry each.</summary>
+    public long OversizeBytes { get; init; }
+
+    /// <summary>Bytes of the shards' index tables.</summary>
+    public long IndexBytes { get; init; }
+
+    /// <summary>Native bytes this map has allocated and not freed: shards, retired memory and pooled chunks.</summary>
+    public long NativeBytes { get; init; }
+
+    /// <summary>Retired bytes waiting for readers to move on before they are freed.</summary>
+    public long PendingRetiredBytes { get; init; }
+
+    /// <summary>Index tables rebuilt (grown, shrunk or purged of tombstones) since the map was created.</summary>
+    public long IndexRebuilds { get; init; }
+
+    /// <summary>Chunks allocated from the OS since the map was created.</summary>
+    public long ChunksAllocated { get; init; }
+
+    /// <summary>Chunks freed back to the OS since the map was created.</summary>
+    public long ChunksReturnedToOs { get; init; }
+}

@@ -1,0 +1,51 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+
+namespace CMap;
+
+/// <summary>
+/// One 64-bit index slot, published with a single release store:
+/// <code>[13-bit hash tag][3-bit size class][48-bit entry address]</code>
+/// The tag is the top 13 bits of the key's hash; a match is only a hint, confirmed by comparing the full key.
+/// The size class says how to find the entry's chunk header from its address (see Chunk.HeaderOf).
+/// The hash's other bits are spent elsewhere: bits 32..47 pick the shard, bits 0..31 the first slot probed.
+/// </summary>
+internal static unsafe class IndexWord
+{
+    internal const int AddressBits = 48;
+    internal const int ClassBits = 3;
+    internal const int TagBits = 64 - AddressBits - ClassBits;  // 13
+    internal const int ClassShift = AddressBits;                // 48
+    internal const int TagShift = ClassShift + ClassBits;       // 51
+    internal const ulong AddressMask = (1ul << AddressBits) - 1;
+    internal const ulong ClassMask = (1ul << ClassBits) - 1;
+
+    /// <summary>A slot never used since the table was built: a probe stops here.</summary>
+    internal const ulong Empty = 0;
+
+    /// <summary>A deleted slot: probes continue past it. Address 1 is never an entry (page 0 is unmapped).</summary>
+    internal const ulong Tombstone = 1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong Make(ulong hash, int sizeClass, byte* entry) =>
+        (hash >> TagShift << TagShift) | ((ulong)sizeClass << ClassShift) | (ulong)entry;
+
+    /// <summary>True when the word's tag equals the hash's tag (also true for a tombstone when the tag is 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TagMatches(ulong word, ulong hash) => ((word ^ hash) >> TagShift) == 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static byte* Address(ulong word) => (byte*)(word & AddressMask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int SizeClass(ulong word) => (int)((word >> ClassShift) & ClassMask);
+
+    internal static bool IsLive(ulong word) => word > Tombstone;
+
+    internal static string ToString(ulong word) => word switch
+    {
+        Empty => "IndexWord(empty)",
+        Tombstone => "IndexWord(tombstone)",
+        _ => string.Format(CultureInfo.InvariantCulture, "IndexWord(tag=0x{0:X4}, class={1}, address=0x{2:X12})", word >> TagShift, SizeClass(word), word & AddressMask),
+    };
+}

@@ -1,0 +1,39 @@
+using System;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+
+namespace CMap;
+
+// The parameter names passed on are the public callers' parameters, not this helper's.
+#pragma warning disable CA2208
+
+/// <summary>The one place CMap builds exceptions, so hot paths hold only a call.</summary>
+internal static class ThrowHelper
+{
+    [DoesNotReturn]
+    internal static void ThrowObjectDisposed() => throw new ObjectDisposedException(nameof(ByteMap));
+
+    [DoesNotReturn]
+    internal static void ThrowKeyTooLong(int length) =>
+        throw new ArgumentException(
+            string.Format(CultureInfo.InvariantCulture, "The key is {0:N0} bytes; the limit is {1:N0} bytes (ByteMap.MaxKeyLength).", length, ByteMap.MaxKeyLength),
+            "key");
+
+    [DoesNotReturn]
+    internal static void ThrowValueTooLong(int length, int limit) =>
+        throw new ArgumentException(
+            string.Format(CultureInfo.InvariantCulture, "The value is {0:N0} bytes; the limit is {1:N0} bytes (CMapConfig.MaxValueLength).", length, limit),
+            "value");
+
+    [DoesNotReturn]
+    internal static void ThrowConfig(string field, string rule, object? actual) =>
+        throw new ArgumentException(
+            string.Format(CultureInfo.InvariantCulture, "CMapConfig.{0} {1}; it was {2}.", field, rule, actual ?? "null"),
+            field);
+
+    [DoesNotReturn]
+    internal static void ThrowInvalidOperation(string message) => throw new InvalidOperationException(message);
+
+    [DoesNotReturn]
+    internal static void ThrowArgumentNull(string name) => throw new ArgumentNullException(name);
+}
