@@ -54,6 +54,8 @@ public sealed unsafe partial class ByteMap : IDisposable
     /// <exception cref="OutOfMemoryException">The initial index tables could not be allocated.</exception>
     public ByteMap(CMapConfig config)
     {
+        // Until the map is fully built there is nothing for the finalizer to free, and it must not see null fields.
+        GC.SuppressFinalize(this);
         if (config is null)
         {
             ThrowHelper.ThrowArgumentNull(nameof(config));
@@ -89,9 +91,10 @@ public sealed unsafe partial class ByteMap : IDisposable
 
             _retired.DrainAll();
             _pool.Dispose();
-            GC.SuppressFinalize(this);
             throw;
         }
+
+        GC.ReRegisterForFinalize(this);
     }
 
     /// <summary>Frees the native memory of a map that was never disposed.</summary>
