@@ -1,0 +1,74 @@
+using CMap.Buffer;
+using Xunit;
+
+namespace CMap.Buffer.Tests;
+
+public sealed unsafe class ChunkPoolTests
+{
+    [Theory]
+    [InlineData(1024)]
+    [InlineData(65536)]
+    [InlineData(2 << 20)]
+    public void ChunksAreAlignedToTheirSizeSoAnEntryFindsItsHeader(int size)
+    {
+        var arena = new NativeArena();
+        using (var pool = new ChunkPool(arena, [size], [4]))
+        {
+            Chunk c = pool.Rent(0);
+            Assert.Equal(0, (long)c.Base % size);
+            byte* entry = c.Base + Chunk.HeaderSize + 123;
+            Assert.True(Chunk.HeaderOf(entry, 0, pool.ClassSizes) == c.Header);
+            Assert.Equal(Chunk.HeaderSize, c.Header->Used);
+            Assert.Equal(size, c.Header->Capacity);
+            pool.Return(c);
+        }
+
+        Assert.Equal(0, arena.OutstandingBytes);
+    }
+
+    [Fact]
+    public void ThePoolKeepsUpToItsLimitAndReturnsTheRestToTheOs()
+    {
+        var arena = new NativeArena();
+        var pool = new ChunkPool(arena, [1024, 4096], [2, 0]);
+        var rented = new Chunk[5];
+        for (int i = 0; i < rented.Length; i++)
+        {
+            rented[i] = pool.Rent(0);
+        }
+
+        Chunk big = pool.Rent(1);
+        Assert.Equal((5 * 1024) + 4096, arena.OutstandingBytes);
+        foreach (Chunk c in rented)
+        {
+            pool.Return(c);
+        }
+
+        pool.Return(big);
+        // Two 1 KiB chunks retained; the other three and the 4 KiB one (limit 0) went back.
+        Assert.Equal(2 * 1024, arena.OutstandingBytes);
+        Assert.Equal(4, pool.Counters.ChunksReturnedToOs);
+
+        Chunk again = pool.Rent(0);
+        Assert.Equal(6, pool.Counters.ChunksAllocated);
+        Assert.Equal(Chunk.HeaderSize, again.Header->Used);
+        pool.Return(again);
+        pool.Dispose();
+        Assert.Equal(0, arena.OutstandingBytes);
+    }
+
+    [Fact]
+    public void PoisonModeOverwritesReturnedChunks()
+    {
+        var arena = new NativeArena();
+        using var pool = new ChunkPool(arena, [1024], [1], poisonOnReturn: true);
+        Chunk c = pool.Rent(0);
+        c.Base[Chunk.HeaderSize] = 42;
+        pool.Return(c);
+        Chunk same = pool.Rent(0);
+        Assert.Same(c, same);
+        Assert.Equal(ChunkPool.PoisonByte, same.Base[Chunk.HeaderSize]);
+        Assert.Equal(ChunkPool.PoisonByte, same.Base[1023]);
+        pool.Return(same);
+    }
+}
