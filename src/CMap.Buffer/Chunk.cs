@@ -30,13 +30,16 @@ internal unsafe struct ChunkHeader
     /// <summary>Size class 0..6, or <see cref="Chunk.OversizeClass"/>.</summary>
     public byte SizeClass;
 
+    /// <summary><see cref="Chunk.PinnedFlag"/>: the compactor is moving entries out; only it may retire the chunk.</summary>
+    public byte Flags;
+
     /// <summary>Oversize blocks form an intrusive doubly-linked list per shard.</summary>
     public ChunkHeader* Prev;
 
     public ChunkHeader* Next;
 
     public override readonly string ToString() =>
-        $"Chunk(class={SizeClass}, capacity={Capacity}, used={Used}, live={LiveBytes}, dead={DeadBytes}, index={ListIndex})";
+        $"Chunk(class={SizeClass}, capacity={Capacity}, used={Used}, live={LiveBytes}, dead={DeadBytes}, index={ListIndex}, flags={Flags})";
 }
 
 /// <summary>
@@ -54,6 +57,9 @@ internal sealed unsafe class Chunk : IDisposable
     /// <summary>Size classes are 0..6; 7 marks an oversize block. Three bits in an index word (see IndexWord).</summary>
     internal const int MaxSizeClasses = 7;
     internal const int OversizeClass = 7;
+
+    /// <summary>Header flag: the chunk is being compacted, so a writer that kills its last entry must not retire it.</summary>
+    internal const byte PinnedFlag = 1;
 
     private readonly NativeArena _arena;
     private readonly ChunkCounters? _counters;

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Threading;
 using Microsoft.Extensions.ObjectPool;
 
@@ -16,6 +17,10 @@ internal sealed class ChunkPool : IDisposable
     private readonly ChunkCounters _counters;
     private readonly NativeArena _arena;
 
+    // Poison mode only: returned chunks wait here (poisoned, never reused) before they reach their pool, so a
+    // reader that touches a chunk after it was freed finds poison, not some newer entry. Guarded by itself.
+    private readonly Queue<Chunk>? _quarantine;
+
     /// <param name="arena">Where chunk memory comes from.</param>
     /// <param name="classSizes">Chunk sizes in bytes, ascending powers of two, at most <see cref="Chunk.MaxSizeClasses"/>.</param>
     /// <param name="maxRetained">Chunks each class keeps for reuse; beyond that, returned chunks go back to the OS.</param>
@@ -26,10 +31,11 @@ internal sealed class ChunkPool : IDisposable
         _classSizes = classSizes;
         _counters = new ChunkCounters();
         _pools = new ObjectPool<Chunk>[classSizes.Length];
+        _quarantine = poisonOnReturn ? new Queue<Chunk>() : null;
         for (int i = 0; i < classSizes.Length; i++)
         {
             var provider = new DefaultObjectPoolProvider { MaximumRetained = Math.Max(1, maxRetained[i]) };
-            _pools[i] = provider.Create(new Policy(this, i, maxRetained[i] == 0, poisonOnReturn));
+            _pools[i] = provider.Create(new Policy(this, i, maxRetained[i] == 0));
         }
     }
 
@@ -50,18 +56,55 @@ internal sealed class ChunkPool : IDisposable
         return c;
     }
 
+    /// <summary>Chunks held back from reuse in poison mode.</summary>
+    internal const int QuarantineLength = 64;
+
     /// <summary>Hands a chunk back. Only call this once no reader can still hold an address inside it.</summary>
-    internal void Return(Chunk chunk) => _pools[chunk.SizeClass].Return(chunk);
+    internal void Return(Chunk chunk)
+    {
+        if (_quarantine is null)
+        {
+            _pools[chunk.SizeClass].Return(chunk);
+            return;
+        }
+
+        chunk.Poison(PoisonByte);
+        Chunk? release = null;
+        lock (_quarantine)
+        {
+            _quarantine.Enqueue(chunk);
+            if (_quarantine.Count > QuarantineLength)
+            {
+                release = _quarantine.Dequeue();
+            }
+        }
+
+        if (release is not null)
+        {
+            _pools[release.SizeClass].Return(release);
+        }
+    }
 
     public void Dispose()
     {
+        if (_quarantine is not null)
+        {
+            lock (_quarantine)
+            {
+                while (_quarantine.TryDequeue(out Chunk? c))
+                {
+                    _pools[c.SizeClass].Return(c);
+                }
+            }
+        }
+
         foreach (ObjectPool<Chunk> p in _pools)
         {
             (p as IDisposable)?.Dispose();
         }
     }
 
-    private sealed class Policy(ChunkPool owner, int sizeClass, bool retainNone, bool poison) : IPooledObjectPolicy<Chunk>
+    private sealed class Policy(ChunkPool owner, int sizeClass, bool retainNone) : IPooledObjectPolicy<Chunk>
     {
         public Chunk Create()
         {
@@ -72,11 +115,6 @@ internal sealed class ChunkPool : IDisposable
 
         public bool Return(Chunk obj)
         {
-            if (poison)
-            {
-                obj.Poison(PoisonByte);
-            }
-
             obj.Reset();
             return !retainNone;
         }

@@ -47,7 +47,11 @@ internal sealed unsafe class RetireList
 
     internal long Drains => Volatile.Read(ref _drains);
 
-    /// <summary>Test mode: freeing skips the grace period (the control run for the use-after-free detector).</summary>
+    /// <summary>
+    /// Test mode: chunks are freed without waiting for the grace period (the control run that proves the
+    /// use-after-free detector works). Only chunks: in poison mode they are quarantined, never unmapped, so a
+    /// reader that wrongly touches one reads poison instead of crashing. Tables and blocks still wait.
+    /// </summary>
     internal bool UnsafeSkipGracePeriod { get; set; }
 
     /// <summary>Retires a chunk; after the grace period it goes back to its pool. The chunk must be unpublished.</summary>
@@ -89,15 +93,14 @@ internal sealed unsafe class RetireList
                 return 0;
             }
 
-            bool readersActive = false;
-            long safe = UnsafeSkipGracePeriod ? long.MaxValue : Epoch.ComputeSafeEpoch(out readersActive);
-            readersActive = UnsafeSkipGracePeriod || readersActive;
+            long safe = Epoch.ComputeSafeEpoch(out bool readersActive);
+            bool skipGraceForChunks = UnsafeSkipGracePeriod;
             int kept = 0;
             int released = 0;
             for (int i = 0; i < _count; i++)
             {
                 ref Item it = ref _items[i];
-                if (it.Epoch < safe)
+                if (it.Epoch < safe || (skipGraceForChunks && it.Chunk is not null))
                 {
                     Release(in it);
                     _pendingBytes -= it.Bytes;

@@ -58,17 +58,33 @@ public sealed unsafe class ChunkPoolTests
     }
 
     [Fact]
-    public void PoisonModeOverwritesReturnedChunks()
+    public void PoisonModeOverwritesReturnedChunksAndQuarantinesThem()
     {
         var arena = new NativeArena();
-        using var pool = new ChunkPool(arena, [1024], [1], poisonOnReturn: true);
+        using var pool = new ChunkPool(arena, [1024], [ChunkPool.QuarantineLength + 4], poisonOnReturn: true);
         Chunk c = pool.Rent(0);
         c.Base[Chunk.HeaderSize] = 42;
         pool.Return(c);
-        Chunk same = pool.Rent(0);
-        Assert.Same(c, same);
-        Assert.Equal(ChunkPool.PoisonByte, same.Base[Chunk.HeaderSize]);
-        Assert.Equal(ChunkPool.PoisonByte, same.Base[1023]);
-        pool.Return(same);
+        // Still mapped (quarantined), and every byte past the header is poison.
+        Assert.Equal(ChunkPool.PoisonByte, c.Base[Chunk.HeaderSize]);
+        Assert.Equal(ChunkPool.PoisonByte, c.Base[1023]);
+
+        // Not handed out again until QuarantineLength more chunks have been returned after it.
+        var others = new Chunk[ChunkPool.QuarantineLength];
+        for (int i = 0; i < others.Length; i++)
+        {
+            others[i] = pool.Rent(0);
+            Assert.NotSame(c, others[i]);
+        }
+
+        foreach (Chunk o in others)
+        {
+            pool.Return(o);
+        }
+
+        Chunk again = pool.Rent(0);
+        Assert.Same(c, again);
+        Assert.Equal(Chunk.HeaderSize, again.Header->Used);
+        pool.Return(again);
     }
 }
