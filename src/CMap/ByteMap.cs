@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Threading;
 using CMap.Buffer;
+using CMap.Compaction;
 using CMap.Hashing;
 
 namespace CMap;
@@ -36,6 +37,15 @@ public sealed unsafe partial class ByteMap : IDisposable
     private readonly NativeArena _arena;
     private readonly ChunkPool _pool;
     private readonly RetireList _retired;
+    private readonly CompactionScheduler? _scheduler;
+
+    // Serializes compaction passes (the background one and Compact()); never taken by readers or writers.
+    private readonly Lock _compactionGate = new();
+
+    // Compaction failures. Written by the compacting thread with Interlocked / Volatile; read by statistics.
+    private long _compactionErrors;
+    private long _compactionPasses;
+    private Exception? _lastCompactionError;
 
     // [I5] 0 while usable, 1 once Dispose began. Set once with Interlocked.Exchange; readers check it inside their
     // epoch region, so Dispose's grace wait covers every reader that saw 0.
@@ -67,6 +77,10 @@ public sealed unsafe partial class ByteMap : IDisposable
         _seed = config.Seed ?? BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(sizeof(ulong)));
         _hashMask = config.HashMask;
         _maxValueLength = config.MaxValueLength;
+        ChunkPolicy = config.ChunkPolicy;
+        ChunkSizes = [.. config.ChunkSizes];
+        CompactionDeadRatio = config.CompactionDeadRatio;
+        CompactionMinDeadBytes = config.CompactionMinDeadBytes;
         _arena = new NativeArena();
         int[] sizes = [.. config.ChunkSizes];
         int[] retained = Array.ConvertAll(sizes, s => (int)Math.Min(int.MaxValue, config.MaxRetainedChunkBytes / s));
@@ -92,6 +106,12 @@ public sealed unsafe partial class ByteMap : IDisposable
             _retired.DrainAll();
             _pool.Dispose();
             throw;
+        }
+
+        if (config.CompactionSchedulerFactory is not null || config.BackgroundCompaction)
+        {
+            _scheduler = config.CompactionSchedulerFactory?.Invoke() ?? new BackgroundCompactionScheduler();
+            _scheduler.Start(RunCompactionPass);
         }
 
         GC.ReRegisterForFinalize(this);
@@ -335,12 +355,91 @@ public sealed unsafe partial class ByteMap : IDisposable
         _retired.TryDrain();
     }
 
+    /// <summary>
+    /// Compacts every shard now, on the calling thread: live entries of every sealed chunk holding dead bytes are
+    /// moved, and the emptied chunks are freed once in-flight reads finish. Returns when that is done. Readers are
+    /// never blocked; each shard's writers wait at most one bounded batch at a time.
+    /// </summary>
+    /// <returns>Chunks compacted.</returns>
+    /// <exception cref="OutOfMemoryException">A chunk to copy into could not be allocated; no entry is lost and the map stays usable.</exception>
+    /// <exception cref="InvalidOperationException">Called from inside a <see cref="TryRead{TState}"/> callback (it would wait on itself).</exception>
+    /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
+    public int Compact()
+    {
+        ThrowIfDisposed();
+        if (Epoch.IsProtected)
+        {
+            ThrowHelper.ThrowInvalidOperation("ByteMap.Compact cannot be called from inside a read callback.");
+        }
+
+        int chunks = 0;
+        using (_compactionGate.EnterScope())
+        {
+            foreach (Shard s in _shards)
+            {
+                chunks += s.Compact(everything: true);
+            }
+
+            Interlocked.Increment(ref _compactionPasses);
+        }
+
+        ThrowIfDisposed();
+        _retired.DrainAll();
+        return chunks;
+    }
+
+    /// <summary>One background pass: compacts the shards that asked. Never throws; failures go to statistics.</summary>
+    private void RunCompactionPass()
+    {
+        using (_compactionGate.EnterScope())
+        {
+            foreach (Shard s in _shards)
+            {
+                if (Volatile.Read(ref _disposed) != 0)
+                {
+                    return;
+                }
+
+                if (!s.TakeCompactionRequest())
+                {
+                    continue;
+                }
+
+                try
+                {
+                    s.Compact(everything: false);
+                }
+                catch (Exception ex)
+                {
+                    // [C4] The shard is consistent (no entry was moved halfway); record and go on with the others.
+                    Interlocked.Increment(ref _compactionErrors);
+                    Volatile.Write(ref _lastCompactionError, ex);
+                }
+            }
+
+            Interlocked.Increment(ref _compactionPasses);
+        }
+
+        _retired.TryDrain();
+    }
+
+    internal ChunkPolicy ChunkPolicy { get; }
+
+    internal int[] ChunkSizes { get; }
+
+    internal double CompactionDeadRatio { get; }
+
+    internal long CompactionMinDeadBytes { get; }
+
+    /// <summary>A shard crossed its compaction thresholds (called under that shard's lock).</summary>
+    internal void RequestCompaction() => _scheduler?.Request();
+
     /// <summary>Reads the map's counters without stopping it.</summary>
     /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public CMapStatistics GetStatistics()
     {
         ThrowIfDisposed();
-        long count = 0, live = 0, dead = 0, chunks = 0, oversize = 0, index = 0, rebuilds = 0;
+        long count = 0, live = 0, dead = 0, chunks = 0, oversize = 0, index = 0, rebuilds = 0, compacted = 0, moved = 0, reclaimed = 0;
         foreach (Shard s in _shards)
         {
             count += s.Count;
@@ -350,6 +449,9 @@ public sealed unsafe partial class ByteMap : IDisposable
             oversize += s.OversizeBytes;
             index += s.IndexBytes;
             rebuilds += s.Rebuilds;
+            compacted += s.ChunksCompacted;
+            moved += s.BytesMoved;
+            reclaimed += s.BytesReclaimed;
         }
 
         return new CMapStatistics
@@ -365,6 +467,12 @@ public sealed unsafe partial class ByteMap : IDisposable
             PendingRetiredBytes = _retired.PendingBytes,
             ChunksAllocated = Volatile.Read(ref _pool.Counters.ChunksAllocated),
             ChunksReturnedToOs = Volatile.Read(ref _pool.Counters.ChunksReturnedToOs),
+            CompactionPasses = Volatile.Read(ref _compactionPasses),
+            ChunksCompacted = compacted,
+            CompactionBytesMoved = moved,
+            CompactionBytesReclaimed = reclaimed,
+            CompactionErrors = Volatile.Read(ref _compactionErrors),
+            LastCompactionError = Volatile.Read(ref _lastCompactionError),
         };
     }
 
@@ -392,6 +500,8 @@ public sealed unsafe partial class ByteMap : IDisposable
             return;
         }
 
+        // Stop and join the compactor first, so no pass touches a shard being torn down.
+        _scheduler?.Dispose();
         foreach (Shard s in _shards)
         {
             s?.Dispose();

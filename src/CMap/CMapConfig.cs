@@ -61,6 +61,31 @@ public sealed class CMapConfig
     /// </summary>
     public long MaxRetainedChunkBytes { get; init; } = 16L << 20;
 
+    /// <summary>
+    /// How the next chunk's size class is chosen from a shard's live bytes. Default <see cref="ChunkPolicy.Default"/>.
+    /// </summary>
+    public ChunkPolicy ChunkPolicy { get; init; } = ChunkPolicy.Default;
+
+    /// <summary>
+    /// Compact a shard once its dead bytes reach this fraction of its live plus dead bytes (and
+    /// <see cref="CompactionMinDeadBytes"/>). Also the dead fraction a chunk needs to be compacted. Between 0.05 and
+    /// 0.95; default 0.3.
+    /// </summary>
+    public double CompactionDeadRatio { get; init; } = 0.3;
+
+    /// <summary>A shard is not compacted before it has this many dead bytes. Default 32 KiB; at least 0.</summary>
+    public long CompactionMinDeadBytes { get; init; } = 32 << 10;
+
+    /// <summary>
+    /// Run compaction on a background thread (one per map) when shards cross the thresholds. Default true.
+    /// When false, dead bytes are reclaimed only by <see cref="ByteMap.Compact"/> (chunks whose entries all died
+    /// are still freed at once).
+    /// </summary>
+    public bool BackgroundCompaction { get; init; } = true;
+
+    /// <summary>Test hook: makes the compaction scheduler (default: one background thread).</summary>
+    internal Func<Compaction.CompactionScheduler>? CompactionSchedulerFactory { get; init; }
+
     /// <summary>Test hook: ANDed into every hash, to force tag, shard and slot collisions.</summary>
     internal ulong HashMask { get; init; } = ulong.MaxValue;
 
@@ -107,6 +132,21 @@ public sealed class CMapConfig
             {
                 ThrowHelper.ThrowConfig(nameof(ChunkSizes), $"must be ascending powers of two between {MinChunkSize} and {MaxChunkSize}; entry {i}", s);
             }
+        }
+
+        if (ChunkPolicy is null)
+        {
+            ThrowHelper.ThrowConfig(nameof(ChunkPolicy), "must not be null", null);
+        }
+
+        if (!(CompactionDeadRatio >= 0.05 && CompactionDeadRatio <= 0.95))
+        {
+            ThrowHelper.ThrowConfig(nameof(CompactionDeadRatio), "must be between 0.05 and 0.95", CompactionDeadRatio);
+        }
+
+        if (CompactionMinDeadBytes < 0)
+        {
+            ThrowHelper.ThrowConfig(nameof(CompactionMinDeadBytes), "must not be negative", CompactionMinDeadBytes);
         }
 
         if (MaxRetainedChunkBytes < 0)

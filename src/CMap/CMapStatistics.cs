@@ -38,4 +38,22 @@ public readonly record struct CMapStatistics
 
     /// <summary>Chunks freed back to the OS since the map was created.</summary>
     public long ChunksReturnedToOs { get; init; }
+
+    /// <summary>Compaction passes run (background and <see cref="ByteMap.Compact"/>).</summary>
+    public long CompactionPasses { get; init; }
+
+    /// <summary>Chunks emptied by compaction and retired.</summary>
+    public long ChunksCompacted { get; init; }
+
+    /// <summary>Bytes of live entries compaction copied to new chunks.</summary>
+    public long CompactionBytesMoved { get; init; }
+
+    /// <summary>Chunk bytes compaction gave back (chunk capacity minus the bytes moved out of it).</summary>
+    public long CompactionBytesReclaimed { get; init; }
+
+    /// <summary>Background compaction failures (for example out of memory); the map stays consistent after each.</summary>
+    public long CompactionErrors { get; init; }
+
+    /// <summary>The last background compaction failure, or null.</summary>
+    public System.Exception? LastCompactionError { get; init; }
 }

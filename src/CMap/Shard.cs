@@ -13,7 +13,7 @@ namespace CMap;
 /// take no lock. Every other member runs under <see cref="_lock"/> (the <c>*Unsynchronized</c> ones expect the
 /// caller to hold it). Invariants I1–I8 are in docs/concurrency.md.
 /// </summary>
-internal sealed unsafe class Shard
+internal sealed unsafe partial class Shard
 {
     private readonly Lock _lock = new();
     private readonly ByteMap _map;
@@ -147,6 +147,7 @@ internal sealed unsafe class Shard
         t->Tombstones++;
         Volatile.Write(ref _count, _count - 1);
         KillUnsynchronized(old);
+        MaybeRequestCompactionUnsynchronized();
 
         // Shrink a table left sparse by mass deletes (the rebuild also drops the tombstones).
         if (t->Capacity > IndexTable.MinCapacity && t->Live * 8 < t->Capacity)
@@ -230,6 +231,7 @@ internal sealed unsafe class Shard
             Volatile.Write(ref slots[slot], word);
             KillUnsynchronized(existingWord);
             Volatile.Write(ref _liveBytes, _liveBytes);
+            MaybeRequestCompactionUnsynchronized();
             return false;
         }
 
@@ -315,22 +317,13 @@ internal sealed unsafe class Shard
         return e;
     }
 
-    /// <summary>
-    /// The size class for the next chunk, from live bytes with hysteresis: move up once live bytes reach half of the
-    /// next class, move down only once they fall below a quarter of the current one.
-    /// </summary>
+    /// <summary>The size class for the next chunk, from the map's <see cref="ChunkPolicy"/>.</summary>
     private int ChooseSizeClassUnsynchronized()
     {
-        ReadOnlySpan<int> classes = _pool.ClassSizes;
-        int cls = _sizeClass;
-        while (cls + 1 < classes.Length && _liveBytes >= classes[cls + 1] / 2)
+        int cls = _map.ChunkPolicy.SelectSizeClass(_liveBytes, _sizeClass, _map.ChunkSizes);
+        if ((uint)cls >= (uint)_pool.ClassCount)
         {
-            cls++;
-        }
-
-        while (cls > 0 && _liveBytes < classes[cls] / 4)
-        {
-            cls--;
+            ThrowHelper.ThrowInvalidOperation($"ChunkPolicy.SelectSizeClass returned {cls}; it must be an index into CMapConfig.ChunkSizes (0..{_pool.ClassCount - 1}).");
         }
 
         _sizeClass = cls;
@@ -356,7 +349,8 @@ internal sealed unsafe class Shard
         h->LiveBytes -= size;
         h->DeadBytes += size;
         Volatile.Write(ref _deadBytes, _deadBytes + size);
-        if (h->LiveBytes == 0 && _tail?.Base != (byte*)h)
+        // A pinned chunk is being compacted: the compactor retires it when it is done with it.
+        if (h->LiveBytes == 0 && _tail?.Base != (byte*)h && (h->Flags & Chunk.PinnedFlag) == 0)
         {
             RetireChunkUnsynchronized(_chunks[h->ListIndex]);
         }
@@ -485,6 +479,8 @@ internal sealed unsafe class Shard
 
     private void ReleaseLogUnsynchronized()
     {
+        // A compactor between batches sees the change and drops the chunk it was moving (now retired).
+        Volatile.Write(ref _generation, _generation + 1);
         foreach (Chunk c in _chunks)
         {
             _retired.Retire(c);

@@ -1,0 +1,41 @@
+using System;
+using System.Collections.Generic;
+
+namespace CMap;
+
+/// <summary>
+/// Chooses the chunk size class a shard appends to. The default moves a shard up a class once its live bytes
+/// reach half of the next class's chunk size, and back down only once they fall below a quarter of the current
+/// class's, so a shard hovering at a boundary does not flip between sizes. Derive from it to supply your own rule.
+/// </summary>
+public class ChunkPolicy
+{
+    /// <summary>The default policy.</summary>
+    public static ChunkPolicy Default { get; } = new();
+
+    /// <summary>
+    /// Called under the shard's lock each time the shard needs a new chunk. Must be fast and must not call back
+    /// into the map.
+    /// </summary>
+    /// <param name="liveBytes">The shard's live log bytes.</param>
+    /// <param name="currentClass">The class the shard used last.</param>
+    /// <param name="chunkSizes">The configured classes (<see cref="CMapConfig.ChunkSizes"/>).</param>
+    /// <returns>An index into <paramref name="chunkSizes"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="chunkSizes"/> is null.</exception>
+    public virtual int SelectSizeClass(long liveBytes, int currentClass, IReadOnlyList<int> chunkSizes)
+    {
+        ArgumentNullException.ThrowIfNull(chunkSizes);
+        int cls = Math.Clamp(currentClass, 0, chunkSizes.Count - 1);
+        while (cls + 1 < chunkSizes.Count && liveBytes >= chunkSizes[cls + 1] / 2)
+        {
+            cls++;
+        }
+
+        while (cls > 0 && liveBytes < chunkSizes[cls] / 4)
+        {
+            cls--;
+        }
+
+        return cls;
+    }
+}
