@@ -35,6 +35,9 @@ internal sealed unsafe partial class Shard
 
     internal long ChunksCompacted => Volatile.Read(ref _chunksCompacted);
 
+    /// <summary>The size class the shard used for its last chunk (tests of the adaptive policy).</summary>
+    internal int SizeClassForTests => Volatile.Read(ref _sizeClass);
+
     internal long BytesMoved => Volatile.Read(ref _bytesMoved);
 
     internal long BytesReclaimed => Volatile.Read(ref _bytesReclaimed);
@@ -78,6 +81,7 @@ internal sealed unsafe partial class Shard
 
             generation = _generation;
             double ratio = _map.CompactionDeadRatio;
+            ShrinkTailUnsynchronized(everything);
             foreach (Chunk c in _chunks)
             {
                 if (c == _tail)
@@ -109,6 +113,28 @@ internal sealed unsafe partial class Shard
 
         _candidates.Clear();
         return done;
+    }
+
+    /// <summary>
+    /// Seals the tail so that compaction can empty it when it is of a larger class than the shard's live bytes now
+    /// call for and mostly empty, or (for <see cref="ByteMap.Compact"/>) when it holds dead bytes. Otherwise a shard
+    /// that shrank would keep appending to, and holding, one large chunk.
+    /// </summary>
+    private void ShrinkTailUnsynchronized(bool everything)
+    {
+        Chunk? tail = _tail;
+        if (tail is null)
+        {
+            return;
+        }
+
+        ChunkHeader* h = tail.Header;
+        int wanted = _map.ChunkPolicy.SelectSizeClass(_liveBytes, _sizeClass, _map.ChunkSizes);
+        bool oversized = wanted < tail.SizeClass && h->LiveBytes < tail.Capacity / 4;
+        if (oversized || (everything && h->DeadBytes > 0))
+        {
+            SealTailUnsynchronized();
+        }
     }
 
     /// <summary>Moves every live entry out of <paramref name="chunk"/>, then retires it. False if the shard was cleared or disposed meanwhile.</summary>

@@ -28,6 +28,7 @@ internal sealed unsafe partial class Shard
     // Writer state, all under _lock.
     private readonly List<Chunk> _chunks = [];
     private Chunk? _tail;
+    private long _tailEntryLimit; // [I8] entries above this (half the tail's payload) get a block of their own
     private int _sizeClass;
     private ChunkHeader* _oversizeHead;
     private bool _disposed;
@@ -251,9 +252,8 @@ internal sealed unsafe partial class Shard
     /// <summary>Reserves <paramref name="size"/> bytes in the log; throws out-of-memory with nothing changed.</summary>
     private byte* AppendUnsynchronized(long size, out int sizeClass)
     {
-        ReadOnlySpan<int> classes = _pool.ClassSizes;
         Chunk? tail = _tail;
-        if (tail is not null)
+        if (tail is not null && size <= _tailEntryLimit)
         {
             ChunkHeader* h = tail.Header;
             if (h->Used + size <= tail.Capacity - Chunk.TailPadding)
@@ -291,23 +291,12 @@ internal sealed unsafe partial class Shard
         }
 
         Chunk fresh = _pool.Rent(cls);
-        Chunk? old = _tail;
+        SealTailUnsynchronized();
         fresh.Header->ListIndex = _chunks.Count;
         _chunks.Add(fresh);
         _tail = fresh;
+        _tailEntryLimit = Chunk.PayloadCapacity(fresh.Capacity) / 2;
         Volatile.Write(ref _chunkBytes, _chunkBytes + fresh.Capacity);
-        if (old is not null)
-        {
-            // The sealed tail's unused end is dead space from now on.
-            ChunkHeader* oh = old.Header;
-            long slack = old.Capacity - Chunk.TailPadding - oh->Used;
-            oh->DeadBytes += slack;
-            Volatile.Write(ref _deadBytes, _deadBytes + slack);
-            if (oh->LiveBytes == 0)
-            {
-                RetireChunkUnsynchronized(old);
-            }
-        }
 
         ChunkHeader* h = fresh.Header;
         byte* e = fresh.Base + h->Used;
@@ -315,6 +304,33 @@ internal sealed unsafe partial class Shard
         h->LiveBytes += size;
         sizeClass = cls;
         return e;
+    }
+
+    /// <summary>
+    /// Stops appending to the tail: its unused end becomes dead space, and it is retired at once if nothing in it
+    /// lives. Returns the sealed chunk if it is still held, else null.
+    /// </summary>
+    private Chunk? SealTailUnsynchronized()
+    {
+        Chunk? old = _tail;
+        if (old is null)
+        {
+            return null;
+        }
+
+        _tail = null;
+        ChunkHeader* oh = old.Header;
+        long slack = old.Capacity - Chunk.TailPadding - oh->Used;
+        oh->Used += (int)slack;
+        oh->DeadBytes += slack;
+        Volatile.Write(ref _deadBytes, _deadBytes + slack);
+        if (oh->LiveBytes == 0)
+        {
+            RetireChunkUnsynchronized(old);
+            return null;
+        }
+
+        return old;
     }
 
     /// <summary>The size class for the next chunk, from the map's <see cref="ChunkPolicy"/>.</summary>
