@@ -13,7 +13,10 @@ namespace CMap.Buffer;
 internal sealed class ChunkPool : IDisposable
 {
     private readonly int[] _classSizes;
+    // Replaced (and the old pools disposed) by Trim. Rent, Return and Trim hold _poolsLock, which is a leaf lock.
     private readonly ObjectPool<Chunk>[] _pools;
+    private readonly int[] _maxRetained;
+    private readonly Lock _poolsLock = new();
     private readonly ChunkCounters _counters;
     private readonly NativeArena _arena;
 
@@ -32,10 +35,10 @@ internal sealed class ChunkPool : IDisposable
         _counters = new ChunkCounters();
         _pools = new ObjectPool<Chunk>[classSizes.Length];
         _quarantine = poisonOnReturn ? new Queue<Chunk>() : null;
+        _maxRetained = maxRetained;
         for (int i = 0; i < classSizes.Length; i++)
         {
-            var provider = new DefaultObjectPoolProvider { MaximumRetained = Math.Max(1, maxRetained[i]) };
-            _pools[i] = provider.Create(new Policy(this, i, maxRetained[i] == 0));
+            _pools[i] = CreatePool(i);
         }
     }
 
@@ -51,7 +54,12 @@ internal sealed class ChunkPool : IDisposable
     /// <summary>A chunk of class <paramref name="sizeClass"/>, reset to empty. Throws <see cref="OutOfMemoryException"/>.</summary>
     internal Chunk Rent(int sizeClass)
     {
-        Chunk c = _pools[sizeClass].Get();
+        Chunk c;
+        lock (_poolsLock)
+        {
+            c = _pools[sizeClass].Get();
+        }
+
         Interlocked.Increment(ref _counters.ChunksRented);
         return c;
     }
@@ -64,7 +72,7 @@ internal sealed class ChunkPool : IDisposable
     {
         if (_quarantine is null)
         {
-            _pools[chunk.SizeClass].Return(chunk);
+            ReturnToPool(chunk);
             return;
         }
 
@@ -81,8 +89,36 @@ internal sealed class ChunkPool : IDisposable
 
         if (release is not null)
         {
-            _pools[release.SizeClass].Return(release);
+            ReturnToPool(release);
         }
+    }
+
+    /// <summary>Returns every free chunk the pools retain to the OS (used by ByteMap.Compact).</summary>
+    internal void Trim()
+    {
+        lock (_poolsLock)
+        {
+            for (int i = 0; i < _pools.Length; i++)
+            {
+                ObjectPool<Chunk> old = _pools[i];
+                _pools[i] = CreatePool(i);
+                (old as IDisposable)?.Dispose();
+            }
+        }
+    }
+
+    private void ReturnToPool(Chunk chunk)
+    {
+        lock (_poolsLock)
+        {
+            _pools[chunk.SizeClass].Return(chunk);
+        }
+    }
+
+    private ObjectPool<Chunk> CreatePool(int sizeClass)
+    {
+        var provider = new DefaultObjectPoolProvider { MaximumRetained = Math.Max(1, _maxRetained[sizeClass]) };
+        return provider.Create(new Policy(this, sizeClass, _maxRetained[sizeClass] == 0));
     }
 
     public void Dispose()
@@ -93,14 +129,17 @@ internal sealed class ChunkPool : IDisposable
             {
                 while (_quarantine.TryDequeue(out Chunk? c))
                 {
-                    _pools[c.SizeClass].Return(c);
+                    ReturnToPool(c);
                 }
             }
         }
 
-        foreach (ObjectPool<Chunk> p in _pools)
+        lock (_poolsLock)
         {
-            (p as IDisposable)?.Dispose();
+            foreach (ObjectPool<Chunk> p in _pools)
+            {
+                (p as IDisposable)?.Dispose();
+            }
         }
     }
 

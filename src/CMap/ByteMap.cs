@@ -356,9 +356,10 @@ public sealed unsafe partial class ByteMap : IDisposable
     }
 
     /// <summary>
-    /// Compacts every shard now, on the calling thread: live entries of every sealed chunk holding dead bytes are
-    /// moved, and the emptied chunks are freed once in-flight reads finish. Returns when that is done. Readers are
-    /// never blocked; each shard's writers wait at most one bounded batch at a time.
+    /// Compacts every shard now, on the calling thread: live entries of every chunk holding dead bytes are moved,
+    /// index tables are rebuilt to fit their entries, the emptied memory is freed once in-flight reads finish, and
+    /// the chunk pools give their free chunks back to the OS. Returns when that is done. Readers are never
+    /// blocked; each shard's writers wait at most one bounded batch at a time.
     /// </summary>
     /// <returns>Chunks compacted.</returns>
     /// <exception cref="OutOfMemoryException">A chunk to copy into could not be allocated; no entry is lost and the map stays usable.</exception>
@@ -385,6 +386,7 @@ public sealed unsafe partial class ByteMap : IDisposable
 
         ThrowIfDisposed();
         _retired.DrainAll();
+        _pool.Trim();
         return chunks;
     }
 

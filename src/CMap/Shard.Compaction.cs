@@ -82,6 +82,13 @@ internal sealed unsafe partial class Shard
             generation = _generation;
             double ratio = _map.CompactionDeadRatio;
             ShrinkTailUnsynchronized(everything);
+            var t = (IndexTable*)_table;
+            long fit = IndexTable.CapacityFor(t->Live);
+            if (everything && (t->Capacity > fit || t->Tombstones > 0))
+            {
+                TryRebuildUnsynchronized(fit);
+            }
+
             foreach (Chunk c in _chunks)
             {
                 if (c == _tail)
