@@ -83,6 +83,13 @@ internal sealed unsafe class Chunk : IDisposable
 
     internal int SizeClass { get; }
 
+    /// <summary>
+    /// Managed copy of the header's list index, kept in step by the owning shard under its lock: -1 once the chunk
+    /// is retired. A compactor validates a chunk it chose earlier with this, never by reading the chunk's memory,
+    /// which may have been freed since.
+    /// </summary>
+    internal int ListIndex { get; set; } = -1;
+
     /// <summary>Payload bytes a fresh chunk of this capacity can take.</summary>
     internal static int PayloadCapacity(int capacity) => capacity - HeaderSize - TailPadding;
 

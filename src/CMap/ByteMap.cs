@@ -111,7 +111,15 @@ public sealed unsafe partial class ByteMap : IDisposable
         if (config.CompactionSchedulerFactory is not null || config.BackgroundCompaction)
         {
             _scheduler = config.CompactionSchedulerFactory?.Invoke() ?? new BackgroundCompactionScheduler();
-            _scheduler.Start(RunCompactionPass);
+            // The compactor thread must not keep the map alive: an abandoned map is freed by its finalizer.
+            var weak = new WeakReference<ByteMap>(this);
+            _scheduler.Start(() =>
+            {
+                if (weak.TryGetTarget(out ByteMap? map))
+                {
+                    map.RunCompactionPass();
+                }
+            });
         }
 
         GC.ReRegisterForFinalize(this);

@@ -4,12 +4,16 @@ using System.Collections.Generic;
 namespace CMap;
 
 /// <summary>
-/// Chooses the chunk size class a shard appends to. The default moves a shard up a class once its live bytes
-/// reach half of the next class's chunk size, and back down only once they fall below a quarter of the current
-/// class's, so a shard hovering at a boundary does not flip between sizes. Derive from it to supply your own rule.
+/// Chooses the chunk size class a shard appends to. The default keeps the tail chunk's unused space under about
+/// an eighth of the shard's live bytes: it moves a shard up a class once its live bytes reach 8 × the next class's
+/// chunk size, and back down only once they fall below 2 × the current class's, so a shard hovering at a boundary
+/// does not flip between sizes (4× hysteresis). Derive from it to supply your own rule.
 /// </summary>
 public class ChunkPolicy
 {
+    private const int UpThreshold = 8;
+    private const int DownThreshold = 2;
+
     /// <summary>The default policy.</summary>
     public static ChunkPolicy Default { get; } = new();
 
@@ -26,12 +30,12 @@ public class ChunkPolicy
     {
         ArgumentNullException.ThrowIfNull(chunkSizes);
         int cls = Math.Clamp(currentClass, 0, chunkSizes.Count - 1);
-        while (cls + 1 < chunkSizes.Count && liveBytes >= chunkSizes[cls + 1] / 2)
+        while (cls + 1 < chunkSizes.Count && liveBytes >= UpThreshold * (long)chunkSizes[cls + 1])
         {
             cls++;
         }
 
-        while (cls > 0 && liveBytes < chunkSizes[cls] / 4)
+        while (cls > 0 && liveBytes < DownThreshold * (long)chunkSizes[cls])
         {
             cls--;
         }

@@ -31,7 +31,7 @@ internal sealed unsafe partial class Shard
     private long _bytesReclaimed;
 
     // The compactor's candidate list; touched only by the thread holding the map's compaction gate.
-    private readonly List<Chunk> _candidates = [];
+    private readonly List<(Chunk Chunk, long Dead)> _candidates = [];
 
     internal long ChunksCompacted => Volatile.Read(ref _chunksCompacted);
 
@@ -83,7 +83,7 @@ internal sealed unsafe partial class Shard
             double ratio = _map.CompactionDeadRatio;
             ShrinkTailUnsynchronized(everything);
             var t = (IndexTable*)_table;
-            long fit = IndexTable.CapacityFor(t->Live);
+            long fit = FittedCapacityUnsynchronized(t->Live);
             if (everything && (t->Capacity > fit || t->Tombstones > 0))
             {
                 TryRebuildUnsynchronized(fit);
@@ -100,15 +100,16 @@ internal sealed unsafe partial class Shard
                 long payload = c.Capacity - Chunk.HeaderSize - Chunk.TailPadding;
                 if (everything ? h->DeadBytes > 0 : h->DeadBytes >= payload * ratio)
                 {
-                    _candidates.Add(c);
+                    _candidates.Add((c, h->DeadBytes));
                 }
             }
         }
 
-        // Emptiest first: the most space back for the fewest bytes copied.
-        _candidates.Sort(static (a, b) => b.Header->DeadBytes.CompareTo(a.Header->DeadBytes));
+        // Emptiest first: the most space back for the fewest bytes copied. Sorted on the figures read under the
+        // lock: a chunk may be retired, even freed, from here on, and is not read again until re-validated.
+        _candidates.Sort(static (a, b) => b.Dead.CompareTo(a.Dead));
         int done = 0;
-        foreach (Chunk c in _candidates)
+        foreach ((Chunk c, _) in _candidates)
         {
             if (!CompactChunk(c, generation))
             {
@@ -160,21 +161,22 @@ internal sealed unsafe partial class Shard
                     return false;
                 }
 
-                ChunkHeader* h = chunk.Header;
                 if (!pinned)
                 {
                     // Chosen before this lock hold: skip it if its entries all died meanwhile (it was retired, and may
                     // even have been rented again). A sealed chunk never becomes the tail again otherwise.
-                    if (h->ListIndex < 0 || h->ListIndex >= _chunks.Count || _chunks[h->ListIndex] != chunk || chunk == _tail)
+                    int index = chunk.ListIndex;
+                    if (index < 0 || index >= _chunks.Count || _chunks[index] != chunk || chunk == _tail)
                     {
                         return true;
                     }
 
                     // [C4] From here on only this compactor retires the chunk.
-                    h->Flags |= Chunk.PinnedFlag;
+                    chunk.Header->Flags |= Chunk.PinnedFlag;
                     pinned = true;
                 }
 
+                ChunkHeader* h = chunk.Header;
                 try
                 {
                     long budget = CompactionBatchBytes;

@@ -33,6 +33,9 @@ internal sealed unsafe partial class Shard
     private ChunkHeader* _oversizeHead;
     private bool _disposed;
 
+    // The capacity CMapConfig.InitialCapacity asked for: shrinking never goes below it. Set once.
+    private readonly long _minCapacity;
+
     // Accounting. Written under _lock; read racily (Volatile.Read) by statistics. Exact whenever _lock is free.
     private long _count;
     private long _liveBytes;
@@ -49,6 +52,7 @@ internal sealed unsafe partial class Shard
         _pool = pool;
         _retired = retired;
         long cap = IndexTable.CapacityFor(initialEntries);
+        _minCapacity = cap;
         _table = (nint)IndexTable.Allocate(arena, cap);
         _indexBytes = IndexTable.BytesFor(cap);
     }
@@ -151,9 +155,9 @@ internal sealed unsafe partial class Shard
         MaybeRequestCompactionUnsynchronized();
 
         // Shrink a table left sparse by mass deletes (the rebuild also drops the tombstones).
-        if (t->Capacity > IndexTable.MinCapacity && t->Live * 8 < t->Capacity)
+        if (t->Capacity > _minCapacity && t->Live * 8 < t->Capacity)
         {
-            TryRebuildUnsynchronized(IndexTable.CapacityFor(t->Live));
+            TryRebuildUnsynchronized(FittedCapacityUnsynchronized(t->Live));
         }
 
         return true;
@@ -292,7 +296,7 @@ internal sealed unsafe partial class Shard
 
         Chunk fresh = _pool.Rent(cls);
         SealTailUnsynchronized();
-        fresh.Header->ListIndex = _chunks.Count;
+        fresh.Header->ListIndex = fresh.ListIndex = _chunks.Count;
         _chunks.Add(fresh);
         _tail = fresh;
         _tailEntryLimit = Chunk.PayloadCapacity(fresh.Capacity) / 2;
@@ -400,10 +404,11 @@ internal sealed unsafe partial class Shard
         {
             Chunk moved = _chunks[last];
             _chunks[index] = moved;
-            moved.Header->ListIndex = index;
+            moved.Header->ListIndex = moved.ListIndex = index;
         }
 
         _chunks.RemoveAt(last);
+        h->ListIndex = chunk.ListIndex = -1;
         if (_tail == chunk)
         {
             _tail = null;
@@ -450,6 +455,9 @@ internal sealed unsafe partial class Shard
         _retired.Retire(old, IndexTable.BytesFor(old->Capacity));
     }
 
+    /// <summary>The capacity a rebuilt table should have for <paramref name="live"/> entries, never below the initial one.</summary>
+    private long FittedCapacityUnsynchronized(long live) => Math.Max(_minCapacity, IndexTable.CapacityFor(live));
+
     /// <summary>A rebuild that is only an optimisation (shrinking): out of memory leaves the table as it is.</summary>
     private void TryRebuildUnsynchronized(long capacity)
     {
@@ -468,13 +476,13 @@ internal sealed unsafe partial class Shard
     {
         using Lock.Scope scope = _lock.EnterScope();
         ThrowIfDisposedUnsynchronized();
-        IndexTable* fresh = IndexTable.Allocate(_arena, IndexTable.MinCapacity);
+        IndexTable* fresh = IndexTable.Allocate(_arena, _minCapacity);
         var old = (IndexTable*)_table;
         // [I2] Publish the empty table before retiring anything the old one points at.
         Volatile.Write(ref _table, (nint)fresh);
         _retired.Retire(old, IndexTable.BytesFor(old->Capacity));
         ReleaseLogUnsynchronized();
-        Volatile.Write(ref _indexBytes, IndexTable.BytesFor(IndexTable.MinCapacity));
+        Volatile.Write(ref _indexBytes, IndexTable.BytesFor(_minCapacity));
     }
 
     /// <summary>Retires every byte the shard holds. Afterwards every writer call throws.</summary>
@@ -495,6 +503,11 @@ internal sealed unsafe partial class Shard
 
     private void ReleaseLogUnsynchronized()
     {
+        foreach (Chunk c in _chunks)
+        {
+            c.ListIndex = -1;
+        }
+
         // A compactor between batches sees the change and drops the chunk it was moving (now retired).
         Volatile.Write(ref _generation, _generation + 1);
         foreach (Chunk c in _chunks)

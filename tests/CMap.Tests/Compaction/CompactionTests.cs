@@ -167,13 +167,15 @@ public sealed class CompactionTests(ITestOutputHelper output)
         using (map)
         {
             Shard shard = map.ShardForTests(0);
-            for (int i = 0; i < 4000; i++)
+            const int n = 16_000; // 16,000 x 42 B = 672 KB live: past 8 x 64 KiB, so the shard reaches class 2
+            for (int i = 0; i < n; i++)
             {
                 map.Insert(Key(i), Bytes(30, i));
             }
 
+            output.WriteLine($"after load: class {shard.SizeClassForTests}, {map.GetStatistics()}");
             Assert.Equal(2, shard.SizeClassForTests);
-            for (int i = 0; i < 4000; i++)
+            for (int i = 0; i < n; i++)
             {
                 if (i % 100 != 0)
                 {
@@ -182,10 +184,10 @@ public sealed class CompactionTests(ITestOutputHelper output)
             }
 
             map.Compact();
-            // 40 live entries (~1.7 KiB): the tail the moved entries went to is small again.
+            // 160 live entries (6.7 KB, under 2 x 8 KiB): the chunks the moved entries went to are small again.
             Assert.Equal(0, shard.SizeClassForTests);
-            Assert.True(map.GetStatistics().ChunkBytes <= 2 * 65536);
-            for (int i = 0; i < 4000; i += 100)
+            Assert.True(map.GetStatistics().ChunkBytes <= 16 * 1024, $"chunk bytes {map.GetStatistics().ChunkBytes}");
+            for (int i = 0; i < n; i += 100)
             {
                 Assert.Equal(Bytes(30, i), map.Get(Key(i)));
             }
