@@ -10,7 +10,7 @@ namespace CMap;
 /// <summary>
 /// Compaction: live entries of sparse sealed chunks are copied to the tail and their index words swung to the
 /// copy, one bounded batch per lock hold, so a writer waits at most one batch. Readers never wait: they see the
-/// old copy or the new one, both complete and equal [C1]. Invariants C1–C4 are in docs/concurrency.md.
+/// old copy or the new one, both complete and equal [C1]. Invariants C1–C5 are in docs/concurrency.md.
 /// </summary>
 internal sealed unsafe partial class Shard
 {
@@ -163,7 +163,7 @@ internal sealed unsafe partial class Shard
 
                 if (!pinned)
                 {
-                    // Chosen before this lock hold: skip it if its entries all died meanwhile (it was retired, and may
+                    // [C3] Chosen before this lock hold: skip it if its entries all died meanwhile (it was retired, and may
                     // even have been rented again). A sealed chunk never becomes the tail again otherwise.
                     int index = chunk.ListIndex;
                     if (index < 0 || index >= _chunks.Count || _chunks[index] != chunk || chunk == _tail)
@@ -231,7 +231,10 @@ internal sealed unsafe partial class Shard
         }
     }
 
-    /// <summary>The slot whose word points at <paramref name="entry"/>, or -1 if none does (the entry is dead).</summary>
+    /// <summary>
+    /// The slot whose word points at <paramref name="entry"/>, or -1 if none does: the entry is dead, or a write
+    /// replaced it since, and that write wins [C2].
+    /// </summary>
     private long FindSlotOfUnsynchronized(ulong hash, byte* entry)
     {
         var t = (IndexTable*)_table;
