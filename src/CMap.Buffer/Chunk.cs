@@ -62,16 +62,25 @@ internal sealed unsafe class Chunk : IDisposable
     internal const byte PinnedFlag = 1;
 
     private readonly NativeArena _arena;
-    private readonly ChunkCounters? _counters;
+    private readonly ChunkPool? _owner;
     private byte* _base;
 
-    internal Chunk(NativeArena arena, int capacity, int sizeClass, ChunkCounters? counters = null)
+    internal Chunk(NativeArena arena, int capacity, int sizeClass, ChunkPool? owner = null)
     {
         _arena = arena;
-        _counters = counters;
-        _base = (byte*)arena.Alloc((nuint)capacity, (nuint)capacity);
+        _owner = owner;
         Capacity = capacity;
         SizeClass = sizeClass;
+        Rearm();
+    }
+
+    /// <summary>
+    /// Gives a freed chunk object new native memory, so that chunk churn (compaction, pools trimming) does not
+    /// allocate managed objects once warm. Throws out-of-memory and stays freed on failure.
+    /// </summary>
+    internal void Rearm()
+    {
+        _base = (byte*)_arena.Alloc((nuint)Capacity, (nuint)Capacity);
         Reset();
     }
 
@@ -116,10 +125,7 @@ internal sealed unsafe class Chunk : IDisposable
         {
             _base = null;
             _arena.Free(p, (nuint)Capacity);
-            if (_counters is not null)
-            {
-                Interlocked.Increment(ref _counters.ChunksReturnedToOs);
-            }
+            _owner?.Shelve(this);
         }
     }
 

@@ -17,6 +17,14 @@ internal sealed class ChunkPool : IDisposable
     private readonly ObjectPool<Chunk>[] _pools;
     private readonly int[] _maxRetained;
     private readonly Lock _poolsLock = new();
+
+    // Chunk objects whose memory went back to the OS, kept per class for Rearm so that creating a chunk does not
+    // allocate a managed object once warm. Guarded by _shellsLock, a leaf lock (Chunk.Dispose runs under _poolsLock).
+    private readonly Stack<Chunk>[] _shells;
+    private readonly Lock _shellsLock = new();
+
+    /// <summary>Freed chunk objects kept for reuse per class; beyond this they are left to the GC.</summary>
+    internal const int MaxShells = 256;
     private readonly ChunkCounters _counters;
     private readonly NativeArena _arena;
 
@@ -36,6 +44,12 @@ internal sealed class ChunkPool : IDisposable
         _pools = new ObjectPool<Chunk>[classSizes.Length];
         _quarantine = poisonOnReturn ? new Queue<Chunk>() : null;
         _maxRetained = maxRetained;
+        _shells = new Stack<Chunk>[classSizes.Length];
+        for (int i = 0; i < classSizes.Length; i++)
+        {
+            _shells[i] = new Stack<Chunk>();
+        }
+
         for (int i = 0; i < classSizes.Length; i++)
         {
             _pools[i] = CreatePool(i);
@@ -107,6 +121,50 @@ internal sealed class ChunkPool : IDisposable
         }
     }
 
+    /// <summary>Called by <see cref="Chunk.Dispose"/> once the chunk's memory is freed.</summary>
+    internal void Shelve(Chunk chunk)
+    {
+        Interlocked.Increment(ref _counters.ChunksReturnedToOs);
+        lock (_shellsLock)
+        {
+            Stack<Chunk> shells = _shells[chunk.SizeClass];
+            if (shells.Count < MaxShells)
+            {
+                shells.Push(chunk);
+            }
+        }
+    }
+
+    private Chunk CreateChunk(int sizeClass)
+    {
+        Chunk? shell;
+        lock (_shellsLock)
+        {
+            _shells[sizeClass].TryPop(out shell);
+        }
+
+        if (shell is null)
+        {
+            return new Chunk(_arena, _classSizes[sizeClass], sizeClass, this);
+        }
+
+        try
+        {
+            shell.Rearm();
+        }
+        catch (OutOfMemoryException)
+        {
+            lock (_shellsLock)
+            {
+                _shells[sizeClass].Push(shell);
+            }
+
+            throw;
+        }
+
+        return shell;
+    }
+
     private void ReturnToPool(Chunk chunk)
     {
         lock (_poolsLock)
@@ -147,7 +205,7 @@ internal sealed class ChunkPool : IDisposable
     {
         public Chunk Create()
         {
-            var c = new Chunk(owner._arena, owner._classSizes[sizeClass], sizeClass, owner._counters);
+            Chunk c = owner.CreateChunk(sizeClass);
             Interlocked.Increment(ref owner._counters.ChunksAllocated);
             return c;
         }

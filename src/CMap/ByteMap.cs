@@ -216,10 +216,16 @@ public sealed unsafe partial class ByteMap : IDisposable
             ExitAndThrowDisposed(t);
         }
 
-        byte* e = shard.FindEntry(key, hash);
-        byte[]? result = e == null ? null : new EntryReader(e).Value.ToArray();
-        Epoch.Exit(t);
-        return result;
+        try
+        {
+            byte* e = shard.FindEntry(key, hash);
+            // The copy allocates and may throw (out of memory): the region must still be left.
+            return e == null ? null : new EntryReader(e).Value.ToArray();
+        }
+        finally
+        {
+            Epoch.Exit(t);
+        }
     }
 
     /// <summary>Copies the value stored for <paramref name="key"/> into <paramref name="destination"/>. Allocates nothing.</summary>
