@@ -6,6 +6,7 @@ using System.Globalization;
 using System.Linq;
 using System.Text;
 using CMap;
+using CMap.Compaction;
 using CMap.Tests.Support;
 using FsCheck;
 using FsCheck.Fluent;
@@ -48,21 +49,23 @@ public sealed class ByteMapModelTests(ITestOutputHelper output)
     /// <summary>
     /// Background compaction is off except for <see cref="SixtyFourShards"/>: its thread moves bytes between the
     /// chunk counters while they are read, so only Count and LiveBytes (which it never changes) are exact there.
-    /// The others compact through explicit <see cref="ByteMap.Compact"/> operations in the sequence.
+    /// The others compact through explicit <see cref="ByteMap.Compact"/> operations in the sequence, and through
+    /// forced background-style passes run inline by a <see cref="ManualCompactionScheduler"/> whenever a shard has
+    /// asked for one (thresholds: the default dead ratio, no minimum size).
     /// </summary>
-    internal static CMapConfig CreateConfig(string name, int seed) => name switch
+    internal static CMapConfig CreateConfig(string name, int seed, ManualCompactionScheduler? scheduler = null) => name switch
     {
-        OneShard => new CMapConfig { ShardCount = 1, Seed = (ulong)seed, BackgroundCompaction = false },
+        OneShard => new CMapConfig { ShardCount = 1, Seed = (ulong)seed, BackgroundCompaction = false, CompactionMinDeadBytes = 0, CompactionSchedulerFactory = scheduler is null ? null : () => scheduler },
         SixtyFourShards => new CMapConfig { ShardCount = 64, Seed = (ulong)seed, CompactionMinDeadBytes = 1024 },
         // Tiny chunks, nothing retained: every few entries seal a chunk, values over ~476 bytes go oversize,
         // and (with no pool) native bytes must equal exactly what the shards, tables and retire list hold.
-        TinyChunks => new CMapConfig { ShardCount = 4, Seed = (ulong)seed, ChunkSizes = [1024, 2048], MaxRetainedChunkBytes = 0, BackgroundCompaction = false },
+        TinyChunks => new CMapConfig { ShardCount = 4, Seed = (ulong)seed, ChunkSizes = [1024, 2048], MaxRetainedChunkBytes = 0, BackgroundCompaction = false, CompactionMinDeadBytes = 0, CompactionSchedulerFactory = scheduler is null ? null : () => scheduler },
         // Hash folded to 3 bits: one shard of the two, one tag, eight first slots. Long probe chains of foreign keys.
-        Mask7 => new CMapConfig { ShardCount = 2, Seed = (ulong)seed, HashMask = 0x7, BackgroundCompaction = false },
+        Mask7 => new CMapConfig { ShardCount = 2, Seed = (ulong)seed, HashMask = 0x7, BackgroundCompaction = false, CompactionMinDeadBytes = 0, CompactionSchedulerFactory = scheduler is null ? null : () => scheduler },
         // Every key has the same 64-bit hash: only the full key comparison tells them apart.
-        Mask0 => new CMapConfig { ShardCount = 1, Seed = (ulong)seed, HashMask = 0, BackgroundCompaction = false },
+        Mask0 => new CMapConfig { ShardCount = 1, Seed = (ulong)seed, HashMask = 0, BackgroundCompaction = false, CompactionMinDeadBytes = 0, CompactionSchedulerFactory = scheduler is null ? null : () => scheduler },
         // A random size class at every new chunk, among four small classes.
-        ChaosPolicy => new CMapConfig { ShardCount = 2, Seed = (ulong)seed, ChunkSizes = [1024, 2048, 4096, 8192], ChunkPolicy = new ModelChaosChunkPolicy(seed), MaxRetainedChunkBytes = 0, BackgroundCompaction = false },
+        ChaosPolicy => new CMapConfig { ShardCount = 2, Seed = (ulong)seed, ChunkSizes = [1024, 2048, 4096, 8192], ChunkPolicy = new ModelChaosChunkPolicy(seed), MaxRetainedChunkBytes = 0, BackgroundCompaction = false, CompactionMinDeadBytes = 0, CompactionSchedulerFactory = scheduler is null ? null : () => scheduler },
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
 
@@ -71,7 +74,7 @@ public sealed class ByteMapModelTests(ITestOutputHelper output)
     public void RandomSequencesMatchTheDictionaryModel(string config)
     {
         var sw = Stopwatch.StartNew();
-        long ops = 0;
+        long ops = 0, compacted = 0;
         int baseSeed = BaseSeed;
         for (int s = 0; s < SequencesPerConfig; s++)
         {
@@ -79,9 +82,11 @@ public sealed class ByteMapModelTests(ITestOutputHelper output)
             using var run = new ModelRun(config, seed, includeHugeKeys: s % 6 == 0);
             run.Execute(OpsPerSequence);
             ops += run.OpsExecuted;
+            compacted += run.ChunksCompacted;
         }
 
-        output.WriteLine($"config {config}: base seed {baseSeed}, {SequencesPerConfig} sequences, {ops} operations in {sw.ElapsedMilliseconds} ms");
+        output.WriteLine($"config {config}: base seed {baseSeed}, {SequencesPerConfig} sequences, {ops} operations, {compacted} chunks compacted in {sw.ElapsedMilliseconds} ms");
+        Assert.True(compacted > 0, $"config {config}: no compaction step ever moved a chunk, so the model never checked compaction");
     }
 
     /// <summary>
@@ -364,6 +369,7 @@ public sealed class ByteMapModelTests(ITestOutputHelper output)
         private readonly Queue<string> _recent = new();
         private readonly bool _exactNativeBytes;
         private readonly bool _backgroundCompaction;
+        private readonly ManualCompactionScheduler _scheduler = new();
         private int _opIndex;
 
         public ModelRun(string config, int seed, bool includeHugeKeys)
@@ -371,13 +377,15 @@ public sealed class ByteMapModelTests(ITestOutputHelper output)
             _config = config;
             _seed = seed;
             _rng = new Random(seed);
-            _map = new ByteMap(CreateConfig(config, seed));
+            _map = new ByteMap(CreateConfig(config, seed, _scheduler));
             _keys = MakeKeyPool(_rng, includeHugeKeys);
             _exactNativeBytes = config is TinyChunks or ChaosPolicy;
             _backgroundCompaction = config == SixtyFourShards;
         }
 
         public long OpsExecuted => _opIndex;
+
+        public long ChunksCompacted => _map.GetStatistics().ChunksCompacted;
 
         public void Dispose()
         {
@@ -577,10 +585,20 @@ public sealed class ByteMapModelTests(ITestOutputHelper output)
                     CheckCount();
                     break;
 
-                case < 965:
+                case < 945:
                     Log("GetStatistics");
                     CheckStatistics();
                     break;
+
+                case < 965:
+                {
+                    // A forced compaction pass, as the background thread would run it, but inline.
+                    bool ran = _scheduler.RunPending();
+                    Log($"RunPendingCompaction (ran: {ran})");
+                    CheckStatistics();
+                    Check(_map.GetStatistics().CompactionErrors == 0, $"compaction pass failed: {_map.GetStatistics().LastCompactionError}");
+                    break;
+                }
 
                 case < 975 when _rng.Next(2) == 0:
                 {
