@@ -353,8 +353,9 @@ public sealed unsafe partial class ByteMap : IDisposable
     }
 
     /// <summary>
-    /// Removes every entry and returns the memory (after readers in flight finish with it). Safe while other threads
-    /// use the map: each shard is emptied atomically, and a write racing with Clear lands before or after it.
+    /// Removes every entry and gives the memory back to the OS once reads in flight have finished with it (Clear
+    /// waits for that, then empties the chunk pools). Safe while other threads use the map: each shard is emptied
+    /// atomically, and a write racing with Clear lands before or after it. Readers never wait for Clear.
     /// </summary>
     /// <exception cref="OutOfMemoryException">An empty index could not be allocated; shards not yet cleared keep their entries.</exception>
     /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
@@ -366,7 +367,15 @@ public sealed unsafe partial class ByteMap : IDisposable
             s.Clear();
         }
 
-        _retired.TryDrain();
+        if (Epoch.IsProtected)
+        {
+            // Inside a read callback the grace period cannot end before this thread leaves it; a later drain frees it.
+            _retired.TryDrain();
+            return;
+        }
+
+        _retired.DrainAll();
+        _pool.Trim();
     }
 
     /// <summary>

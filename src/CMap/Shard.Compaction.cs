@@ -42,22 +42,34 @@ internal sealed unsafe partial class Shard
 
     internal long BytesReclaimed => Volatile.Read(ref _bytesReclaimed);
 
-    /// <summary>After an entry died: ask for a pass once dead bytes cross both thresholds.</summary>
+    // Reclaimable dead bytes must reach this before the shard asks again (writer, under _lock). Raised after every
+    // pass to what was left plus one chunk, so a shard whose dead bytes a pass could not reduce (they sit in chunks
+    // under the per-chunk ratio) does not ask again on every kill.
+    private long _requestFloor;
+
+    /// <summary>Dead bytes compaction can reclaim: all but those in the tail, which is still being appended to.</summary>
+    private long ReclaimableBytesUnsynchronized => _deadBytes - (_tail is { } t ? t.Header->DeadBytes : 0);
+
+    /// <summary>After an entry died: ask for a pass once reclaimable dead bytes cross the thresholds.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MaybeRequestCompactionUnsynchronized()
     {
-        if (_deadBytes >= _map.CompactionMinDeadBytes && _compactionRequested == 0 &&
-            _deadBytes >= (_liveBytes + _deadBytes) * _map.CompactionDeadRatio)
+        if (_deadBytes >= _requestFloor && _compactionRequested == 0)
         {
-            RequestCompactionUnsynchronized();
+            MaybeRequestCompactionSlowUnsynchronized();
         }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void RequestCompactionUnsynchronized()
+    private void MaybeRequestCompactionSlowUnsynchronized()
     {
-        Volatile.Write(ref _compactionRequested, 1);
-        _map.RequestCompaction();
+        long reclaimable = ReclaimableBytesUnsynchronized;
+        if (reclaimable >= _requestFloor && reclaimable >= _map.CompactionMinDeadBytes &&
+            reclaimable >= (_liveBytes + _deadBytes) * _map.CompactionDeadRatio)
+        {
+            Volatile.Write(ref _compactionRequested, 1);
+            _map.RequestCompaction();
+        }
     }
 
     /// <summary>Takes this shard's pending request, if any (compactor thread).</summary>
@@ -120,6 +132,11 @@ internal sealed unsafe partial class Shard
         }
 
         _candidates.Clear();
+        using (_lock.EnterScope())
+        {
+            _requestFloor = ReclaimableBytesUnsynchronized + _map.ChunkSizes[0];
+        }
+
         return done;
     }
 

@@ -53,6 +53,7 @@ internal sealed unsafe partial class Shard
         _retired = retired;
         long cap = IndexTable.CapacityFor(initialEntries);
         _minCapacity = cap;
+        _requestFloor = map.CompactionMinDeadBytes;
         _table = (nint)IndexTable.Allocate(arena, cap);
         _indexBytes = IndexTable.BytesFor(cap);
     }
@@ -531,6 +532,7 @@ internal sealed unsafe partial class Shard
         Volatile.Write(ref _deadBytes, 0);
         Volatile.Write(ref _chunkBytes, 0);
         Volatile.Write(ref _oversizeBytes, 0);
+        _requestFloor = _map.CompactionMinDeadBytes;
     }
 
     private void ThrowIfDisposedUnsynchronized()

@@ -41,7 +41,17 @@ internal sealed class BackgroundCompactionScheduler : CompactionScheduler
         _thread.Start();
     }
 
-    internal override void Request() => _wake.Set();
+    // 1 from the first Request after a pass starts until the thread takes it: coalesces a burst of requests into
+    // one Set (a kernel transition), instead of one per request. Interlocked on both sides.
+    private int _signaled;
+
+    internal override void Request()
+    {
+        if (Interlocked.Exchange(ref _signaled, 1) == 0)
+        {
+            _wake.Set();
+        }
+    }
 
     public override void Dispose()
     {
@@ -66,6 +76,9 @@ internal sealed class BackgroundCompactionScheduler : CompactionScheduler
             {
                 return;
             }
+
+            // Take the signal before the pass: a request arriving during the pass sets the event again.
+            Interlocked.Exchange(ref _signaled, 0);
 
             // The pass records its own failures in the map's statistics; nothing escapes to kill the thread.
             _runPass!();
