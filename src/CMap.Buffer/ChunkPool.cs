@@ -145,7 +145,9 @@ internal sealed class ChunkPool : IDisposable
 
         if (shell is null)
         {
-            return new Chunk(_arena, _classSizes[sizeClass], sizeClass, this);
+            var c = new Chunk(_arena, _classSizes[sizeClass], sizeClass, this);
+            Interlocked.Increment(ref _counters.ChunkObjectsCreated);
+            return c;
         }
 
         try

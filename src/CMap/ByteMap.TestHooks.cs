@@ -11,6 +11,9 @@ public sealed partial class ByteMap
     /// <summary>Retired memory waiting for its grace period, with counters of what was freed and when.</summary>
     internal RetireList RetiredForTests => _retired;
 
+    /// <summary>Managed chunk objects the pools have constructed (not counting re-armed ones).</summary>
+    internal long ChunkObjectsCreatedForTests => System.Threading.Volatile.Read(ref _pool.Counters.ChunkObjectsCreated);
+
     /// <summary>The seed the map hashes with.</summary>
     internal ulong SeedForTests => _seed;
 

@@ -147,10 +147,26 @@ internal sealed unsafe partial class Shard
 
         ulong* slots = IndexTable.Slots(t);
         ulong old = slots[slot];
-        // [I3] Release store; the tombstone keeps later slots of the probe chain reachable for readers.
-        Volatile.Write(ref slots[slot], IndexWord.Tombstone);
         t->Live--;
-        t->Tombstones++;
+        ulong mask = t->Mask;
+        if (slots[((ulong)slot + 1) & mask] == IndexWord.Empty)
+        {
+            // [I3] The chain ends here: no key is reachable only through this slot, so it can become Empty, and so
+            // can the tombstones just before it. Readers then stop earlier; nothing they must find lies beyond.
+            Volatile.Write(ref slots[slot], IndexWord.Empty);
+            for (ulong j = ((ulong)slot - 1) & mask; slots[j] == IndexWord.Tombstone; j = (j - 1) & mask)
+            {
+                Volatile.Write(ref slots[j], IndexWord.Empty);
+                t->Tombstones--;
+            }
+        }
+        else
+        {
+            // [I3] Release store; the tombstone keeps later slots of the probe chain reachable for readers.
+            Volatile.Write(ref slots[slot], IndexWord.Tombstone);
+            t->Tombstones++;
+        }
+
         Volatile.Write(ref _count, _count - 1);
         KillUnsynchronized(old);
         MaybeRequestCompactionUnsynchronized();
