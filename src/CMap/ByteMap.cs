@@ -171,7 +171,16 @@ public sealed unsafe partial class ByteMap : IDisposable
     public byte[] GetOrInsert(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, out bool inserted)
     {
         CheckLengths(key, value);
+
+        // Hit: a lock-free read, as Get does. Only a miss takes the shard lock, where the check is repeated.
         ulong hash = HashOf(key);
+        var copy = new CopyToArray();
+        if (ReadCore(key, hash, ref copy))
+        {
+            inserted = false;
+            return copy.Result!;
+        }
+
         inserted = ShardFor(hash).GetOrInsert(key, value, hash, out byte[]? existing);
         return existing ?? value.ToArray();
     }
@@ -208,24 +217,8 @@ public sealed unsafe partial class ByteMap : IDisposable
     /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public byte[]? Get(ReadOnlySpan<byte> key)
     {
-        ulong hash = HashOf(key);
-        Shard shard = ShardFor(hash);
-        Epoch.EpochThread t = Epoch.Enter();
-        if (Volatile.Read(ref _disposed) != 0)
-        {
-            ExitAndThrowDisposed(t);
-        }
-
-        try
-        {
-            byte* e = shard.FindEntry(key, hash);
-            // The copy allocates and may throw (out of memory): the region must still be left.
-            return e == null ? null : new EntryReader(e).Value.ToArray();
-        }
-        finally
-        {
-            Epoch.Exit(t);
-        }
+        var copy = new CopyToArray();
+        return ReadCore(key, ref copy) ? copy.Result : null;
     }
 
     /// <summary>Copies the value stored for <paramref name="key"/> into <paramref name="destination"/>. Allocates nothing.</summary>
@@ -273,28 +266,8 @@ public sealed unsafe partial class ByteMap : IDisposable
             ThrowHelper.ThrowArgumentNull(nameof(destination));
         }
 
-        ulong hash = HashOf(key);
-        Shard shard = ShardFor(hash);
-        Epoch.EpochThread t = Epoch.Enter();
-        try
-        {
-            ThrowIfDisposed();
-            byte* e = shard.FindEntry(key, hash);
-            if (e == null)
-            {
-                return false;
-            }
-
-            // The writer is user code: it runs inside the region, so the entry stays readable while it copies.
-            ReadOnlySpan<byte> value = new EntryReader(e).Value;
-            value.CopyTo(destination.GetSpan(value.Length));
-            destination.Advance(value.Length);
-            return true;
-        }
-        finally
-        {
-            Epoch.Exit(t);
-        }
+        var write = new WriteTo(destination);
+        return ReadCore(key, ref write);
     }
 
     /// <summary>
@@ -314,25 +287,8 @@ public sealed unsafe partial class ByteMap : IDisposable
             ThrowHelper.ThrowArgumentNull(nameof(reader));
         }
 
-        ulong hash = HashOf(key);
-        Shard shard = ShardFor(hash);
-        Epoch.EpochThread t = Epoch.Enter();
-        try
-        {
-            ThrowIfDisposed();
-            byte* e = shard.FindEntry(key, hash);
-            if (e == null)
-            {
-                return false;
-            }
-
-            reader(new EntryReader(e).Value, state);
-            return true;
-        }
-        finally
-        {
-            Epoch.Exit(t);
-        }
+        var call = new CallBack<TState>(reader, state);
+        return ReadCore(key, ref call);
     }
 
     /// <summary>True when <paramref name="key"/> is present.</summary>
@@ -534,6 +490,69 @@ public sealed unsafe partial class ByteMap : IDisposable
 
         _retired.DrainAll();
         _pool.Dispose();
+    }
+
+    /// <summary>
+    /// The read path for consumers that allocate or run user code (and so may throw): looks the key up inside an
+    /// epoch region and hands the stored bytes to <paramref name="consumer"/> before leaving it, whatever happens.
+    /// <see cref="TryGet(ReadOnlySpan{byte}, Span{byte}, out int)"/> and <see cref="ContainsKey"/> are written out
+    /// without the try/finally, since nothing in them can throw.
+    /// </summary>
+    private bool ReadCore<TConsumer>(ReadOnlySpan<byte> key, ref TConsumer consumer)
+        where TConsumer : struct, IValueConsumer, allows ref struct =>
+        ReadCore(key, HashOf(key), ref consumer);
+
+    private bool ReadCore<TConsumer>(ReadOnlySpan<byte> key, ulong hash, ref TConsumer consumer)
+        where TConsumer : struct, IValueConsumer, allows ref struct
+    {
+        Shard shard = ShardFor(hash);
+        Epoch.EpochThread t = Epoch.Enter();
+        try
+        {
+            ThrowIfDisposed();
+            byte* e = shard.FindEntry(key, hash);
+            if (e == null)
+            {
+                return false;
+            }
+
+            // [E2] The consumer runs inside the region, so the entry stays readable for as long as it reads.
+            consumer.Consume(new EntryReader(e).Value);
+            return true;
+        }
+        finally
+        {
+            Epoch.Exit(t);
+        }
+    }
+
+    private interface IValueConsumer
+    {
+        void Consume(ReadOnlySpan<byte> value);
+    }
+
+    private struct CopyToArray : IValueConsumer
+    {
+        public byte[]? Result;
+
+        public void Consume(ReadOnlySpan<byte> value) => Result = value.ToArray();
+    }
+
+    private readonly struct WriteTo(IBufferWriter<byte> writer) : IValueConsumer
+    {
+        public void Consume(ReadOnlySpan<byte> value)
+        {
+            value.CopyTo(writer.GetSpan(value.Length));
+            writer.Advance(value.Length);
+        }
+    }
+
+    private readonly ref struct CallBack<TState>(ReadOnlySpanAction<byte, TState> reader, TState state) : IValueConsumer
+        where TState : allows ref struct
+    {
+        private readonly TState _state = state;
+
+        public void Consume(ReadOnlySpan<byte> value) => reader(value, _state);
     }
 
     /// <summary>The map's one hash: seeded XXH3-64 (masked only by a test hook).</summary>
