@@ -33,6 +33,9 @@ internal unsafe struct ChunkHeader
     /// <summary><see cref="Chunk.PinnedFlag"/>: the compactor is moving entries out; only it may retire the chunk.</summary>
     public byte Flags;
 
+    /// <summary>The shard's seal count when this chunk stopped being its tail: how old the chunk is.</summary>
+    public int SealedAt;
+
     /// <summary>Oversize blocks form an intrusive doubly-linked list per shard.</summary>
     public ChunkHeader* Prev;
 

@@ -27,8 +27,10 @@ public sealed class CMapConfig
 
     /// <summary>
     /// Number of shards, a power of two from 1 to <see cref="MaxShardCount"/>. Writers to different shards never
-    /// contend, and a shard's index rebuild stalls only that shard's writers. 0 (the default) picks
-    /// 32 × the processor count rounded up to a power of two, between 32 and 1,024.
+    /// contend, and a shard's index rebuild stalls only that shard's writers. 0 (the default) picks it: from
+    /// <see cref="InitialCapacity"/> when that is set (about 8 K entries per shard, at least 4 × the processor count,
+    /// at most 1,024), otherwise 32 × the processor count (rounded up to a power of two, between 32 and 1,024).
+    /// Set <see cref="InitialCapacity"/> for small maps: fewer shards keep their data in fewer, hotter chunks.
     /// </summary>
     public int ShardCount { get; init; }
 
@@ -92,6 +94,9 @@ public sealed class CMapConfig
     /// <summary>Test hook: chunks returned to the pool are overwritten with <see cref="ChunkPool.PoisonByte"/>.</summary>
     internal bool PoisonFreedChunks { get; init; }
 
+    /// <summary>Entries per shard the automatic shard count aims for when <see cref="InitialCapacity"/> is set.</summary>
+    internal const int EntriesPerShardTarget = 8192;
+
     internal int ResolveShardCount()
     {
         if (ShardCount != 0)
@@ -99,8 +104,17 @@ public sealed class CMapConfig
             return ShardCount;
         }
 
-        int n = (int)BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount) * 32;
-        return Math.Clamp(n, 32, 1024);
+        int cores = (int)BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount);
+        if (InitialCapacity > 0)
+        {
+            // Sized from the expected entries: enough shards that an index rebuild stays small (~8 K entries), but
+            // no more than needed, since every shard appends to its own tail chunk and a small map spread over
+            // many tails is a cache-hostile map (1 K entries: 141 ns per overwrite with 64 shards, 42 with 8).
+            long wanted = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Max(1, InitialCapacity / EntriesPerShardTarget));
+            return (int)Math.Clamp(wanted, Math.Min(4L * cores, 1024), 1024);
+        }
+
+        return Math.Clamp(cores * 32, 32, 1024);
     }
 
     internal void Validate()

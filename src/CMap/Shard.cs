@@ -28,6 +28,7 @@ internal sealed unsafe partial class Shard
     // Writer state, all under _lock.
     private readonly List<Chunk> _chunks = [];
     private Chunk? _tail;
+    private int _seals; // tails sealed so far: a chunk's age is _seals - its SealedAt
     private long _tailEntryLimit; // [I8] entries above this (half the tail's payload) get a block of their own
     private int _sizeClass;
     private ChunkHeader* _oversizeHead;
@@ -341,6 +342,7 @@ internal sealed unsafe partial class Shard
 
         _tail = null;
         ChunkHeader* oh = old.Header;
+        oh->SealedAt = ++_seals;
         long slack = old.Capacity - Chunk.TailPadding - oh->Used;
         oh->Used += (int)slack;
         oh->DeadBytes += slack;

@@ -53,6 +53,27 @@ public sealed class CMapConfigTests
         Assert.True(map.ShardCount >= Environment.ProcessorCount);
     }
 
+    [Theory]
+    [InlineData(1_000)]
+    [InlineData(1_000_000)]
+    [InlineData(100_000_000)]
+    public void DefaultShardCountFollowsInitialCapacity(long capacity)
+    {
+        using var map = new ByteMap(new CMapConfig { InitialCapacity = capacity, BackgroundCompaction = false });
+        int cores = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount);
+        Assert.True(System.Numerics.BitOperations.IsPow2(map.ShardCount));
+        Assert.InRange(map.ShardCount, Math.Min(4 * cores, 1024), 1024);
+        if (capacity / map.ShardCount > 8192)
+        {
+            Assert.Equal(1024, map.ShardCount);
+        }
+
+        if (map.ShardCount > 4 * cores)
+        {
+            Assert.True(capacity / map.ShardCount >= 4096, $"{capacity} entries over {map.ShardCount} shards is too thin");
+        }
+    }
+
     [Fact]
     public void EachMapDrawsItsOwnSeedUnlessOneIsSet()
     {
