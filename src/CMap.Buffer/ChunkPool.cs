@@ -47,7 +47,8 @@ internal sealed class ChunkPool : IDisposable
         _shells = new Stack<Chunk>[classSizes.Length];
         for (int i = 0; i < classSizes.Length; i++)
         {
-            _shells[i] = new Stack<Chunk>();
+            // Full size up front: growing it would allocate on whichever writer's drain first overflows a pool.
+            _shells[i] = new Stack<Chunk>(MaxShells);
         }
 
         for (int i = 0; i < classSizes.Length; i++)

@@ -78,6 +78,14 @@ internal sealed unsafe class NativeArena
         return p;
     }
 
+    /// <summary>Like <see cref="Alloc"/>, with every byte zeroed.</summary>
+    internal void* AllocZeroed(nuint bytes, nuint alignment = MinAlignment)
+    {
+        void* p = Alloc(bytes, alignment);
+        NativeMemory.Clear(p, bytes);
+        return p;
+    }
+
     /// <summary>Frees a block from <see cref="Alloc"/>; <paramref name="bytes"/> must be the size it was allocated with.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal void Free(void* p, nuint bytes)

@@ -148,6 +148,27 @@ public sealed unsafe partial class ByteMap : IDisposable
         }
     }
 
+    /// <summary>
+    /// Log bytes that compaction can give back: entries that were overwritten or deleted (counted at their own size,
+    /// not the new value's) and the unused ends of sealed chunks. The same figure as
+    /// <see cref="CMapStatistics.DeadBytes"/>, read without building the whole statistics.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
+    public long ReclaimableBytes
+    {
+        get
+        {
+            ThrowIfDisposed();
+            long n = 0;
+            foreach (Shard s in _shards)
+            {
+                n += s.DeadBytes;
+            }
+
+            return n;
+        }
+    }
+
     /// <summary>Adds <paramref name="key"/> with <paramref name="value"/>, or replaces the value it has.</summary>
     /// <returns>True when the key was added; false when an existing value was replaced.</returns>
     /// <exception cref="ArgumentException">The key or value is longer than its limit; the map is unchanged.</exception>

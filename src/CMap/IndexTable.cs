@@ -38,8 +38,7 @@ internal unsafe struct IndexTable
     internal static IndexTable* Allocate(NativeArena arena, long capacity)
     {
         long bytes = BytesFor(capacity);
-        var t = (IndexTable*)arena.Alloc((nuint)bytes);
-        NativeMemory.Clear(t, (nuint)bytes);
+        var t = (IndexTable*)arena.AllocZeroed((nuint)bytes);
         t->Mask = (ulong)capacity - 1;
         return t;
     }

@@ -109,10 +109,6 @@ public sealed class NativeLeakTests(ITestOutputHelper output)
             GC.Collect();
             GC.WaitForPendingFinalizers();
             GC.Collect();
-            if (attempt > 5)
-            {
-                System.Threading.Thread.Sleep(50);
-            }
         }
 
         foreach (NativeArena a in arenas)

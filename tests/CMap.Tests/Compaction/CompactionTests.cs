@@ -76,6 +76,7 @@ public sealed class CompactionTests(ITestOutputHelper output)
             CMapStatistics s = map.GetStatistics();
             // walmap counted the new value's size; the bytes that died are the old entry's: 4 + 16 + 100.
             Assert.Equal(120, s.DeadBytes - dead0);
+            Assert.Equal(s.DeadBytes, map.ReclaimableBytes);
             Assert.Equal(4 + 16 + 10, s.LiveBytes);
             map.Delete("key-0123456789ab"u8);
             Assert.Equal(120 + 30, map.GetStatistics().DeadBytes - dead0);

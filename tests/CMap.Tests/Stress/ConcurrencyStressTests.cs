@@ -117,9 +117,8 @@ public sealed class ConcurrencyStressTests(ITestOutputHelper output)
         h.Add("compactor", () =>
         {
             // Explicit passes on top of the background compactor: entries move while the readers read them.
-            while (!h.Stopping)
+            while (!h.Pause(20))
             {
-                Thread.Sleep(20);
                 map.Compact();
                 explicitCompactions++;
             }
@@ -663,9 +662,8 @@ public sealed class ConcurrencyStressTests(ITestOutputHelper output)
         h.Add("reader", () => ReaderLoop(map, keys, h, counters, new Random(seed + 50), static _ => false));
         h.Add("clearer", () =>
         {
-            while (!h.Stopping)
+            while (!h.Pause(2))
             {
-                Thread.Sleep(2);
                 map.Clear();
                 _ = map.Count;
                 _ = map.GetStatistics();
@@ -677,9 +675,8 @@ public sealed class ConcurrencyStressTests(ITestOutputHelper output)
         h.Add("compactor", () =>
         {
             // Compaction racing Clear: a pass must drop the chunks Clear retired under it.
-            while (!h.Stopping)
+            while (!h.Pause(3))
             {
-                Thread.Sleep(3);
                 map.Compact();
                 Interlocked.Increment(ref compactions);
             }
@@ -778,19 +775,15 @@ public sealed class ConcurrencyStressTests(ITestOutputHelper output)
             // A second thread disposes at the same moment as the main one: Dispose is idempotent.
             h.Add("second-disposer", () =>
             {
-                Thread.Sleep(5 + (iteration % 7));
+                h.Pause(5 + (iteration % 7));
                 map.Dispose();
             });
 
             h.Start();
-            Thread.Sleep(rng.Next(1, 25));
+            h.Pause(rng.Next(1, 25));
             map.Dispose();
             // Every call that starts now must throw ObjectDisposedException: callers end by themselves.
-            var waitForCallers = Stopwatch.StartNew();
-            while (h.FailureCount == 0 && waitForCallers.Elapsed < StressHarness.WaitTimeout && Volatile.Read(ref disposedCalls) < (iteration + 1) * 4)
-            {
-                Thread.Sleep(1);
-            }
+            SpinWait.SpinUntil(() => h.FailureCount != 0 || Volatile.Read(ref disposedCalls) >= (iteration + 1) * 4, StressHarness.WaitTimeout);
 
             h.StopAndJoin();
             h.AssertNoFailures($"seed {seed} iteration {it}");
@@ -892,9 +885,13 @@ public sealed class ConcurrencyStressTests(ITestOutputHelper output)
 
         h.Start();
         var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < TimeSpan.FromSeconds(4) && writerThreads.Any(t => t.IsAlive) && !h.Stopping)
+        foreach (Thread t in writerThreads)
         {
-            Thread.Sleep(10);
+            TimeSpan left = TimeSpan.FromSeconds(4) - sw.Elapsed;
+            if (left <= TimeSpan.Zero || h.Stopping || !t.Join(left))
+            {
+                break;
+            }
         }
 
         h.StopAndJoin();
@@ -934,9 +931,13 @@ public sealed class ConcurrencyStressTests(ITestOutputHelper output)
         h.Add("reader", () => ReaderLoop(map, keys, h, counters, new Random(seed + 9), static _ => false));
         h.Start();
         var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < TimeSpan.FromSeconds(4) && writerThreads.Any(t => t.IsAlive) && !h.Stopping)
+        foreach (Thread t in writerThreads)
         {
-            Thread.Sleep(10);
+            TimeSpan left = TimeSpan.FromSeconds(4) - sw.Elapsed;
+            if (left <= TimeSpan.Zero || h.Stopping || !t.Join(left))
+            {
+                break;
+            }
         }
 
         h.StopAndJoin();

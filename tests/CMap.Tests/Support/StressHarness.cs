@@ -19,6 +19,7 @@ public sealed class StressHarness
 
     private readonly List<Thread> _threads = [];
     private readonly ConcurrentQueue<string> _failures = new();
+    private readonly ManualResetEventSlim _stopped = new(false);
     private Barrier? _barrier;
     private int _stop;
 
@@ -27,7 +28,20 @@ public sealed class StressHarness
 
     public int FailureCount => _failures.Count;
 
-    public void Stop() => Volatile.Write(ref _stop, 1);
+    public void Stop()
+    {
+        Volatile.Write(ref _stop, 1);
+        _stopped.Set();
+    }
+
+    /// <summary>
+    /// Paces a thread: waits on the stop signal for at most <paramref name="interval"/>, so a stop or a failure ends
+    /// the wait at once. Returns true when the harness is stopping.
+    /// </summary>
+    public bool Pause(TimeSpan interval) => _stopped.Wait(interval);
+
+    /// <summary><see cref="Pause(TimeSpan)"/> in milliseconds.</summary>
+    public bool Pause(int milliseconds) => _stopped.Wait(milliseconds);
 
     /// <summary>Records a failure (kept to the first 50) and stops every thread.</summary>
     public void Fail(string message)
@@ -63,15 +77,8 @@ public sealed class StressHarness
         }
     }
 
-    /// <summary>Sleeps in small steps until <paramref name="duration"/> passed or a thread failed.</summary>
-    public void RunFor(TimeSpan duration)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < duration && !Stopping)
-        {
-            Thread.Sleep(10);
-        }
-    }
+    /// <summary>Lets the threads run until <paramref name="duration"/> passed or a thread failed.</summary>
+    public void RunFor(TimeSpan duration) => Pause(duration);
 
     /// <summary>Waits for the given threads (they must end by themselves), failing on timeout.</summary>
     public void Join(IEnumerable<Thread> threads)
