@@ -165,11 +165,17 @@ public sealed class AllocationTests(ITestOutputHelper output)
         report.Append(CultureInfo.InvariantCulture, $"  memory after each round: {string.Join(" | ", memory)}");
         output.WriteLine(report.ToString());
 
-        // Without background compaction every path is held to exactly 0. With it, the compactor's timing decides how
-        // many chunks are in circulation, so a write may still need a chunk the map never had: the pool re-arms a
-        // shelved Chunk object when it has one, and only otherwise constructs one (56 bytes, for 64 KiB or more of
-        // new native memory). That and nothing else is allowed: at most 64 bytes per Chunk object constructed.
-        string[] allocating = [.. perOp.Where(kv => Enumerable.Range(Rounds - MeasuredRounds, MeasuredRounds).Any(r => kv.Value[r] > (backgroundCompaction ? 64 * objectsPerOp[kv.Key][r] : 0)))
+        // Without background compaction every path is held to exactly 0. With it, the compactor thread's timing
+        // decides (1) how many chunks are in circulation, so a write may need a chunk the map never had (the pool
+        // re-arms a shelved Chunk object when it has one and only otherwise constructs one: 56 bytes for 64 KiB or
+        // more of new native memory), and (2) when a writer first contends with the compactor on a given lock,
+        // which allocates that lock's waiter once (seen as a single 56-byte object in about 1 run in 5). Both are
+        // one-time objects, never per call: 30,000 calls that allocated per call would show 30,000 bytes or more.
+        // So the warm rounds may hold at most one such object per chunk constructed and per shard, nothing else.
+        long oneTimeAllowance = 64L * map.ShardCount;
+        string[] allocating = [.. perOp.Where(kv => backgroundCompaction
+                ? kv.Value[^MeasuredRounds..].Sum() > oneTimeAllowance + (64 * objectsPerOp[kv.Key][^MeasuredRounds..].Sum())
+                : kv.Value[^MeasuredRounds..].Any(b => b != 0))
             .Select(kv => $"{kv.Key}: {string.Join(", ", kv.Value[^MeasuredRounds..])} bytes with {string.Join(", ", objectsPerOp[kv.Key][^MeasuredRounds..])} chunk objects constructed")];
         Assert.True(allocating.Length == 0, $"allocations in the last {MeasuredRounds} (warm) rounds: {string.Join("; ", allocating)}\n{report}");
         Assert.Equal(Calls, map.Count);
