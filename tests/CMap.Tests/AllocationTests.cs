@@ -168,8 +168,9 @@ public sealed class AllocationTests(ITestOutputHelper output)
         // Without background compaction every path is held to exactly 0. With it, the compactor thread's timing
         // decides (1) how many chunks are in circulation, so a write may need a chunk the map never had (the pool
         // re-arms a shelved Chunk object when it has one and only otherwise constructs one: 56 bytes for 64 KiB or
-        // more of new native memory), and (2) when a writer first contends with the compactor on a given lock,
-        // which allocates that lock's waiter once (seen as a single 56-byte object in about 1 run in 5). Both are
+        // more of new native memory), and (2) a single 56-byte object seen in about 1 run in 5 without any chunk
+        // constructed, most likely a lock's lazily created waiter on a writer's first contention with the
+        // compactor (not confirmed; a per-type allocation profile would tell). Both are
         // one-time objects, never per call: 30,000 calls that allocated per call would show 30,000 bytes or more.
         // So the warm rounds may hold at most one such object per chunk constructed and per shard, nothing else.
         long oneTimeAllowance = 64L * map.ShardCount;
