@@ -162,8 +162,6 @@ internal sealed class ChunkCounters
 {
     internal long ChunksAllocated;
     internal long ChunksReturnedToOs;
-    internal long ChunksRented;
-
     /// <summary>Managed <see cref="Chunk"/> objects constructed (the rest were re-armed shells).</summary>
     internal long ChunkObjectsCreated;
 }

@@ -75,7 +75,6 @@ internal sealed class ChunkPool : IDisposable
             c = _pools[sizeClass].Get();
         }
 
-        Interlocked.Increment(ref _counters.ChunksRented);
         return c;
     }
 

@@ -93,8 +93,6 @@ internal static unsafe class EntryLayout
     internal static int KeyLengthOf(ulong longHeader) => (int)((longHeader >> KeyShift) & LongKeyMask);
 
     internal static int ValueLengthOf(ulong longHeader) => (int)((longHeader >> LongValueShift) & LongValueMask);
-
-    internal static int ReservedFlagsOf(ulong longHeader) => (int)(longHeader >> LongReservedShift);
 }
 
 /// <summary>

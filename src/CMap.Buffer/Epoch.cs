@@ -32,23 +32,8 @@ internal static unsafe class Epoch
     [ThreadStatic]
     private static EpochThread? t_thread;
 
-    /// <summary>The current global epoch (diagnostics and tests).</summary>
-    internal static long Current => Volatile.Read(ref s_current.Value);
-
     /// <summary>True when the calling thread is inside a protected region.</summary>
     internal static bool IsProtected => t_thread is { Depth: > 0 };
-
-    /// <summary>Registered thread slots (diagnostics and tests).</summary>
-    internal static int RegisteredSlots
-    {
-        get
-        {
-            lock (s_registryLock)
-            {
-                return s_slotCount - s_freeSlots.Count;
-            }
-        }
-    }
 
     /// <summary>
     /// Enters a protected region: until the matching <see cref="Exit"/>, nothing unpublished after this call

@@ -4,7 +4,6 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using CMap.Buffer;
-using CMap.Hashing;
 
 namespace CMap;
 
@@ -246,14 +245,13 @@ internal sealed unsafe partial class Shard
         EntryLayout.Write(entry, key, value);
         ulong word = IndexWord.Make(hash, sizeClass, entry);
         ulong* slots = IndexTable.Slots(t);
-        _liveBytes += size;
+        Volatile.Write(ref _liveBytes, _liveBytes + size);
 
         if (slot >= 0)
         {
             // [I1] Release store: publishes the entry written above. A reader sees the old entry or the new one.
             Volatile.Write(ref slots[slot], word);
             KillUnsynchronized(existingWord);
-            Volatile.Write(ref _liveBytes, _liveBytes);
             MaybeRequestCompactionUnsynchronized();
             return false;
         }
@@ -267,7 +265,6 @@ internal sealed unsafe partial class Shard
         Volatile.Write(ref slots[insertAt], word);
         t->Live++;
         Volatile.Write(ref _count, _count + 1);
-        Volatile.Write(ref _liveBytes, _liveBytes);
         return true;
     }
 
@@ -330,14 +327,14 @@ internal sealed unsafe partial class Shard
 
     /// <summary>
     /// Stops appending to the tail: its unused end becomes dead space, and it is retired at once if nothing in it
-    /// lives. Returns the sealed chunk if it is still held, else null.
+    /// lives.
     /// </summary>
-    private Chunk? SealTailUnsynchronized()
+    private void SealTailUnsynchronized()
     {
         Chunk? old = _tail;
         if (old is null)
         {
-            return null;
+            return;
         }
 
         _tail = null;
@@ -350,10 +347,7 @@ internal sealed unsafe partial class Shard
         if (oh->LiveBytes == 0)
         {
             RetireChunkUnsynchronized(old);
-            return null;
         }
-
-        return old;
     }
 
     /// <summary>The size class for the next chunk, from the map's <see cref="ChunkPolicy"/>.</summary>
