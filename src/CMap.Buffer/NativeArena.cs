@@ -22,8 +22,21 @@ internal sealed unsafe class NativeArena
     private long _allocations;
     private long _frees;
 
-    /// <summary>Test hook: when positive, counts down on each allocation and fails the one that reaches zero.</summary>
-    internal int FailAfter;
+    /// <summary>
+    /// Test hook: when positive, counts down on each allocation and fails the one that reaches zero. Read only when
+    /// <see cref="TestHooks"/> is armed, so users' allocations never test it.
+    /// </summary>
+    internal int FailAfter
+    {
+        get => _failAfter;
+        set
+        {
+            TestHooks.Require(nameof(FailAfter));
+            _failAfter = value;
+        }
+    }
+
+    private int _failAfter;
 
     /// <summary>Native bytes allocated through this arena and not yet freed.</summary>
     internal long OutstandingBytes => Volatile.Read(ref _outstandingBytes);
@@ -49,7 +62,7 @@ internal sealed unsafe class NativeArena
             alignment = MinAlignment;
         }
 
-        if (FailAfter > 0 && Interlocked.Decrement(ref FailAfter) == 0)
+        if (TestHooks.Enabled && _failAfter > 0 && Interlocked.Decrement(ref _failAfter) == 0)
         {
             ThrowHelper.ThrowOutOfMemory(bytes);
         }

@@ -1,22 +1,62 @@
+using System.Threading;
 using CMap.Buffer;
 
 namespace CMap;
 
-/// <summary>Test-only views of a map's internals. Not part of the public API.</summary>
+/// <summary>Test-only views of a map's internals. Not part of the public API and never on a hot path.</summary>
 public sealed partial class ByteMap
 {
     /// <summary>The arena that owns every native byte of this map.</summary>
-    internal NativeArena ArenaForTests => _arena;
+    internal NativeArena ArenaForTests => _memory.Arena;
 
     /// <summary>Retired memory waiting for its grace period, with counters of what was freed and when.</summary>
-    internal RetireList RetiredForTests => _retired;
+    internal RetireList RetiredForTests => _memory.Retired;
+
+    /// <summary>This map's epoch domain.</summary>
+    internal EpochDomain EpochForTests => _memory.Epoch;
+
+    /// <summary>Process-wide barriers this map's reclaimer has issued.</summary>
+    internal long ProcessWideBarriersForTests => _memory.Epoch.Barriers;
 
     /// <summary>Managed chunk objects the pools have constructed (not counting re-armed ones).</summary>
-    internal long ChunkObjectsCreatedForTests => System.Threading.Volatile.Read(ref _pool.Counters.ChunkObjectsCreated);
+    internal long ChunkObjectsCreatedForTests => Volatile.Read(ref _memory.Pool.Counters.ChunkObjectsCreated);
 
     /// <summary>The seed the map hashes with.</summary>
-    internal ulong SeedForTests => _seed;
+    internal ulong SeedForTests => _hasher.Seed;
+
+    /// <summary>The map's hash of <paramref name="key"/> (with any test mask).</summary>
+    internal ulong HashForTests(System.ReadOnlySpan<byte> key) => _hasher.Hash(key);
 
     /// <summary>Shard <paramref name="index"/>, for per-shard accounting checks.</summary>
     internal Shard ShardForTests(int index) => _shards[index];
+
+    /// <summary>The most bytes any compaction batch of any shard copied while holding its shard lock.</summary>
+    internal long MaxBytesCopiedUnderLockForTests
+    {
+        get
+        {
+            long max = 0;
+            foreach (Shard s in _shards)
+            {
+                max = System.Math.Max(max, s.MaxBytesCopiedUnderLock);
+            }
+
+            return max;
+        }
+    }
+
+    /// <summary>Entries larger than a batch that compaction copied outside the shard lock.</summary>
+    internal long LargeMovesOutsideLockForTests
+    {
+        get
+        {
+            long n = 0;
+            foreach (Shard s in _shards)
+            {
+                n += s.LargeMovesOutsideLock;
+            }
+
+            return n;
+        }
+    }
 }

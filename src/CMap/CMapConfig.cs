@@ -6,9 +6,11 @@ using CMap.Buffer;
 namespace CMap;
 
 /// <summary>
-/// Settings for a <see cref="ByteMap"/>. Validated when the map is constructed; every error names the field.
+/// Settings for a <see cref="ByteMap"/>. Validated when the map is constructed, from one snapshot taken then; every
+/// error names the field. Binds from <c>IConfiguration</c> (<c>section.Get&lt;CMapConfig&gt;()</c>): a configured
+/// <see cref="ChunkSizes"/> list replaces the default rather than adding to it.
 /// </summary>
-public sealed class CMapConfig
+public sealed partial class CMapConfig
 {
     /// <summary>The most a <see cref="MaxValueLength"/> may be set to: 1 GiB.</summary>
     public const int MaxValueLengthLimit = 1 << 30;
@@ -19,11 +21,17 @@ public sealed class CMapConfig
     /// <summary>The most shards a map may have.</summary>
     public const int MaxShardCount = 1 << 16;
 
+    /// <summary>The most entries <see cref="InitialCapacity"/> may ask for: 2^30 (a 16 GiB index up front).</summary>
+    public const long MaxInitialCapacity = 1L << 30;
+
     /// <summary>The smallest chunk size class allowed: 1 KiB (tiny chunks are for tests that force compaction).</summary>
     public const int MinChunkSize = 1 << 10;
 
     /// <summary>The largest chunk size class allowed: 256 MiB.</summary>
     public const int MaxChunkSize = 1 << 28;
+
+    /// <summary>The chunk size classes used when <see cref="ChunkSizes"/> is not set: 64 KiB, 512 KiB and 2 MiB.</summary>
+    public static IReadOnlyList<int> DefaultChunkSizes { get; } = Array.AsReadOnly([64 << 10, 512 << 10, 2 << 20]);
 
     /// <summary>
     /// Number of shards, a power of two from 1 to <see cref="MaxShardCount"/>. Writers to different shards never
@@ -35,12 +43,18 @@ public sealed class CMapConfig
     public int ShardCount { get; init; }
 
     /// <summary>
-    /// The XXH3 seed. Null (the default) draws a random seed per map, so colliding keys cannot be crafted offline.
-    /// Fix it only for reproducible tests and benchmarks.
+    /// The XXH3 seed. Null (the default) draws a random seed per map from a cryptographic source, so colliding keys
+    /// cannot be crafted offline. A fixed seed is for tests and reproducible benchmarks only, never for keys an
+    /// attacker can choose: anyone who knows it can build unlimited keys on one probe chain (for 8-byte keys XXH3
+    /// inverts exactly), and 8,192 such keys make a hit about 830× slower.
     /// </summary>
     public ulong? Seed { get; init; }
 
-    /// <summary>Entries to size the index for up front, so that loading them does not rebuild tables. Default 0.</summary>
+    /// <summary>
+    /// Entries to size the index for up front, so that loading them does not rebuild tables. Default 0; at most
+    /// <see cref="MaxInitialCapacity"/>, and no more than the index memory this process can have (about 16 bytes per
+    /// entry): a larger value is rejected with the bytes it would need.
+    /// </summary>
     public long InitialCapacity { get; init; }
 
     /// <summary>
@@ -51,11 +65,11 @@ public sealed class CMapConfig
 
     /// <summary>
     /// Chunk size classes in bytes: 1 to 7 ascending powers of two between <see cref="MinChunkSize"/> and
-    /// <see cref="MaxChunkSize"/>. A shard appends to chunks of one class at a time and moves to a larger class
-    /// as its live bytes grow. Default 64 KiB, 512 KiB and 2 MiB. An entry larger than half a chunk's payload
-    /// gets a block of its own.
+    /// <see cref="MaxChunkSize"/>. A shard appends to chunks of one class at a time and moves to a larger class as its
+    /// live bytes grow. Null (the default) means <see cref="DefaultChunkSizes"/>. An entry larger than half a chunk's
+    /// payload gets a block of its own. The map copies the list once, when it is constructed.
     /// </summary>
-    public IReadOnlyList<int> ChunkSizes { get; init; } = [64 << 10, 512 << 10, 2 << 20];
+    public IReadOnlyList<int>? ChunkSizes { get; init; }
 
     /// <summary>
     /// Bytes of free chunks each size class's pool keeps for reuse; chunks beyond it go back to the OS.
@@ -64,14 +78,9 @@ public sealed class CMapConfig
     public long MaxRetainedChunkBytes { get; init; } = 16L << 20;
 
     /// <summary>
-    /// How the next chunk's size class is chosen from a shard's live bytes. Default <see cref="ChunkPolicy.Default"/>.
-    /// </summary>
-    public ChunkPolicy ChunkPolicy { get; init; } = ChunkPolicy.Default;
-
-    /// <summary>
-    /// Compact a shard once its dead bytes reach this fraction of its live plus dead bytes (and
-    /// <see cref="CompactionMinDeadBytes"/>). Also the dead fraction a chunk needs to be compacted. Between 0.05 and
-    /// 0.95; default 0.3.
+    /// Compact a shard once its dead entry bytes reach this fraction of its live plus dead bytes (and
+    /// <see cref="CompactionMinDeadBytes"/>). Also the reclaimable fraction a chunk needs to be compacted. Between
+    /// 0.05 and 0.95; default 0.3.
     /// </summary>
     public double CompactionDeadRatio { get; init; } = 0.3;
 
@@ -84,15 +93,6 @@ public sealed class CMapConfig
     /// are still freed at once).
     /// </summary>
     public bool BackgroundCompaction { get; init; } = true;
-
-    /// <summary>Test hook: makes the compaction scheduler (default: one background thread).</summary>
-    internal Func<Compaction.CompactionScheduler>? CompactionSchedulerFactory { get; init; }
-
-    /// <summary>Test hook: ANDed into every hash, to force tag, shard and slot collisions.</summary>
-    internal ulong HashMask { get; init; } = ulong.MaxValue;
-
-    /// <summary>Test hook: chunks returned to the pool are overwritten with <see cref="ChunkPool.PoisonByte"/>.</summary>
-    internal bool PoisonFreedChunks { get; init; }
 
     /// <summary>Entries per shard the automatic shard count aims for when <see cref="InitialCapacity"/> is set.</summary>
     internal const int EntriesPerShardTarget = 8192;
@@ -109,8 +109,8 @@ public sealed class CMapConfig
         {
             // Sized from the expected entries: enough shards that an index rebuild stays small (~8 K entries), but
             // no more than needed, since every shard appends to its own tail chunk and a small map spread over
-            // many tails is a cache-hostile map (a scratch measurement at 1 K entries: 141 ns per overwrite with 64
-            // shards, 42 with 8; the BenchmarkDotNet overwrite ratio at 1 K went from 3.65x to 1.18x).
+            // many tails is a cache-hostile map (the BenchmarkDotNet overwrite ratio at 1 K went from 3.65x to
+            // 1.18x when 64 shards became 8).
             long wanted = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Max(1, InitialCapacity / EntriesPerShardTarget));
             return (int)Math.Clamp(wanted, Math.Min(4L * cores, 1024), 1024);
         }
@@ -118,16 +118,21 @@ public sealed class CMapConfig
         return Math.Clamp(cores * 32, 32, 1024);
     }
 
-    internal void Validate()
+    /// <summary>
+    /// Validates the settings and returns the chunk size classes as a private copy: the list is read exactly once,
+    /// so a list that changes between reads can never hand the pools a size that was not validated.
+    /// </summary>
+    internal int[] Validate()
     {
         if (ShardCount < 0 || ShardCount > MaxShardCount || (ShardCount != 0 && !BitOperations.IsPow2(ShardCount)))
         {
             ThrowHelper.ThrowConfig(nameof(ShardCount), $"must be 0 (automatic) or a power of two from 1 to {MaxShardCount}", ShardCount);
         }
 
-        if (InitialCapacity < 0 || InitialCapacity > (1L << 40))
+        if (InitialCapacity < 0 || InitialCapacity > MaxInitialCapacity)
         {
-            ThrowHelper.ThrowConfig(nameof(InitialCapacity), "must be between 0 and 2^40", InitialCapacity);
+            ThrowHelper.ThrowInitialCapacity(InitialCapacity, IndexBytesFor(InitialCapacity, ResolveShardCount()),
+                $"must be between 0 and {MaxInitialCapacity:N0} (CMapConfig.MaxInitialCapacity)");
         }
 
         if (MaxValueLength < 0 || MaxValueLength > MaxValueLengthLimit)
@@ -135,23 +140,19 @@ public sealed class CMapConfig
             ThrowHelper.ThrowConfig(nameof(MaxValueLength), $"must be between 0 and {MaxValueLengthLimit} (CMapConfig.MaxValueLengthLimit)", MaxValueLength);
         }
 
-        if (ChunkSizes is null || ChunkSizes.Count == 0 || ChunkSizes.Count > Chunk.MaxSizeClasses)
+        int[] sizes = ChunkSizes is null ? [.. DefaultChunkSizes] : [.. ChunkSizes];
+        if (sizes.Length == 0 || sizes.Length > Chunk.MaxSizeClasses)
         {
-            ThrowHelper.ThrowConfig(nameof(ChunkSizes), $"must list 1 to {Chunk.MaxSizeClasses} sizes", ChunkSizes?.Count);
+            ThrowHelper.ThrowConfig(nameof(ChunkSizes), $"must list 1 to {Chunk.MaxSizeClasses} sizes", sizes.Length);
         }
 
-        for (int i = 0; i < ChunkSizes.Count; i++)
+        for (int i = 0; i < sizes.Length; i++)
         {
-            int s = ChunkSizes[i];
-            if (s < MinChunkSize || s > MaxChunkSize || !BitOperations.IsPow2(s) || (i > 0 && s <= ChunkSizes[i - 1]))
+            int s = sizes[i];
+            if (s < MinChunkSize || s > MaxChunkSize || !BitOperations.IsPow2(s) || (i > 0 && s <= sizes[i - 1]))
             {
                 ThrowHelper.ThrowConfig(nameof(ChunkSizes), $"must be ascending powers of two between {MinChunkSize} and {MaxChunkSize}; entry {i}", s);
             }
-        }
-
-        if (ChunkPolicy is null)
-        {
-            ThrowHelper.ThrowConfig(nameof(ChunkPolicy), "must not be null", null);
         }
 
         if (!(CompactionDeadRatio >= 0.05 && CompactionDeadRatio <= 0.95))
@@ -168,5 +169,20 @@ public sealed class CMapConfig
         {
             ThrowHelper.ThrowConfig(nameof(MaxRetainedChunkBytes), "must not be negative", MaxRetainedChunkBytes);
         }
+
+        ValidateTestHooks();
+        return sizes;
     }
+
+    /// <summary>The index bytes <paramref name="entries"/> entries over <paramref name="shards"/> shards take up front.</summary>
+    internal static long IndexBytesFor(long entries, int shards)
+    {
+        // In doubles: the figure is for an error message about sizes far past any real machine, and must not overflow.
+        double perShard = Math.Ceiling(Math.Max(0, entries) / (double)shards);
+        double capacity = Math.Max(IndexTable.MinCapacity, Math.Pow(2, Math.Ceiling(Math.Log2(Math.Max(1, perShard * 2)))));
+        double bytes = shards * (IndexTable.HeaderSize + (capacity * sizeof(ulong)));
+        return bytes >= long.MaxValue ? long.MaxValue : (long)bytes;
+    }
+
+    partial void ValidateTestHooks();
 }

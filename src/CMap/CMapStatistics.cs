@@ -12,8 +12,14 @@ public readonly record struct CMapStatistics
     /// <summary>Log bytes of the live entries (header, key and value).</summary>
     public long LiveBytes { get; init; }
 
-    /// <summary>Log bytes held in chunks that no index word points at: what compaction can reclaim.</summary>
+    /// <summary>Log bytes of entries no index word points at (overwritten or deleted): what compaction can reclaim.</summary>
     public long DeadBytes { get; init; }
+
+    /// <summary>
+    /// The unused ends of sealed chunks (tail waste), counted apart from <see cref="DeadBytes"/>: moving entries does
+    /// not free them, since the copies would leave the same waste at the end of another chunk.
+    /// </summary>
+    public long SlackBytes { get; init; }
 
     /// <summary>Bytes of the chunks the shards hold (live, dead and not yet written).</summary>
     public long ChunkBytes { get; init; }
@@ -27,7 +33,7 @@ public readonly record struct CMapStatistics
     /// <summary>Native bytes this map has allocated and not freed: shards, retired memory and pooled chunks.</summary>
     public long NativeBytes { get; init; }
 
-    /// <summary>Retired bytes waiting for readers to move on before they are freed.</summary>
+    /// <summary>Retired bytes waiting for this map's readers to move on before they are freed (held back by readers).</summary>
     public long PendingRetiredBytes { get; init; }
 
     /// <summary>Index tables rebuilt (grown, shrunk or purged of tombstones) since the map was created.</summary>

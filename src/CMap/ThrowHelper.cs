@@ -16,7 +16,7 @@ internal static class ThrowHelper
     [DoesNotReturn]
     internal static void ThrowKeyTooLong(int length) =>
         throw new ArgumentException(
-            string.Format(CultureInfo.InvariantCulture, "The key is {0:N0} bytes; the limit is {1:N0} bytes (ByteMap.MaxKeyLength).", length, ByteMap.MaxKeyLength),
+            string.Format(CultureInfo.InvariantCulture, "The key is {0:N0} bytes; the limit is {1:N0} bytes (ByteMap.MaxKeyLength). A key over the limit is bad input, never a miss.", length, ByteMap.MaxKeyLength),
             "key");
 
     [DoesNotReturn]
@@ -30,6 +30,19 @@ internal static class ThrowHelper
         throw new ArgumentException(
             string.Format(CultureInfo.InvariantCulture, "CMapConfig.{0} {1}; it was {2}.", field, rule, actual ?? "null"),
             field);
+
+    [DoesNotReturn]
+    internal static void ThrowInitialCapacity(long entries, long bytes, string rule) =>
+        throw new ArgumentOutOfRangeException(
+            "InitialCapacity",
+            entries,
+            string.Format(CultureInfo.InvariantCulture, "CMapConfig.InitialCapacity {0}; {1:N0} entries would need {2:N0} bytes of index up front.", rule, entries, bytes));
+
+    [DoesNotReturn]
+    internal static void ThrowInitialCapacityOutOfMemory(long entries, long bytes, Exception inner) =>
+        throw new InsufficientMemoryException(
+            string.Format(CultureInfo.InvariantCulture, "CMapConfig.InitialCapacity {0:N0} needs {1:N0} bytes of index up front, which could not be allocated.", entries, bytes),
+            inner);
 
     [DoesNotReturn]
     internal static void ThrowInvalidOperation(string message) => throw new InvalidOperationException(message);

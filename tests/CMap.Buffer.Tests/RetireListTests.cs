@@ -14,17 +14,17 @@ public sealed unsafe class RetireListTests
     {
         var arena = new NativeArena();
         using var pool = new ChunkPool(arena, [1024], [0]);
-        var list = new RetireList(arena, pool);
+        var list = new RetireList(arena, pool, new EpochDomain());
         void* block = arena.Alloc(256);
 
         using var entered = new ManualResetEventSlim();
         using var leave = new ManualResetEventSlim();
         var reader = new Thread(() =>
         {
-            Epoch.EpochThread t = Epoch.Enter();
+            long* slot = list.Epoch.Enter();
             entered.Set();
             leave.Wait(s_timeout);
-            Epoch.Exit(t);
+            EpochDomain.Exit(slot);
         });
         reader.Start();
         Assert.True(entered.Wait(s_timeout));
@@ -36,7 +36,7 @@ public sealed unsafe class RetireListTests
 
         leave.Set();
         Assert.True(reader.Join(s_timeout));
-        list.DrainAll();
+        list.DrainRetiredSoFar();
         Assert.Equal(0, arena.OutstandingBytes);
         Assert.Equal(1, list.ReleasedItems);
         Assert.Equal(256, list.ReleasedBytes);
@@ -47,10 +47,10 @@ public sealed unsafe class RetireListTests
     {
         var arena = new NativeArena();
         var pool = new ChunkPool(arena, [1024], [4]);
-        var list = new RetireList(arena, pool);
+        var list = new RetireList(arena, pool, new EpochDomain());
         Chunk c = pool.Rent(0);
         list.Retire(c);
-        list.DrainAll();
+        list.DrainRetiredSoFar();
         Assert.Equal(1024, arena.OutstandingBytes); // retained by the pool
         Assert.Same(c, pool.Rent(0));
         pool.Dispose();
@@ -64,7 +64,7 @@ public sealed unsafe class RetireListTests
     {
         var arena = new NativeArena();
         using var pool = new ChunkPool(arena, [1024], [0]);
-        var list = new RetireList(arena, pool);
+        var list = new RetireList(arena, pool, new EpochDomain());
         for (int i = 0; i < RetireList.DrainCountThreshold * 4; i++)
         {
             list.Retire(arena.Alloc(64), 64);
@@ -72,7 +72,88 @@ public sealed unsafe class RetireListTests
 
         Assert.True(list.Drains > 0);
         Assert.True(list.PendingCount < RetireList.DrainCountThreshold * 4);
-        list.DrainAll();
+        list.DrainRetiredSoFar();
+        Assert.Equal(0, arena.OutstandingBytes);
+    }
+
+    [Fact]
+    public void RetiringNeverAllocatesSoItCannotFailAfterUnpublication()
+    {
+        // Failure 6: growing the old array-backed list could throw OutOfMemoryException after the item was
+        // unpublished, leaking it. The lists are intrusive now: thousands of retirements held back by a parked
+        // reader allocate nothing at all.
+        var arena = new NativeArena();
+        using var pool = new ChunkPool(arena, [1024], [0]);
+        var list = new RetireList(arena, pool, new EpochDomain());
+        const int n = 4096;
+        var blocks = new nint[n];
+        for (int i = 0; i < n; i++)
+        {
+            blocks[i] = (nint)arena.Alloc(64);
+        }
+
+        using var entered = new ManualResetEventSlim();
+        using var leave = new ManualResetEventSlim();
+        var reader = new Thread(() =>
+        {
+            long* slot = list.Epoch.Enter();
+            entered.Set();
+            leave.Wait(s_timeout);
+            EpochDomain.Exit(slot);
+        });
+        reader.Start();
+        Assert.True(entered.Wait(s_timeout));
+
+        list.Retire((void*)blocks[0], 64); // warm the path
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 1; i < n; i++)
+        {
+            list.Retire((void*)blocks[i], 64);
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(n, list.PendingCount);
+        Assert.Equal(0, allocated);
+
+        leave.Set();
+        Assert.True(reader.Join(s_timeout));
+        list.DrainRetiredSoFar();
+        Assert.Equal(0, arena.OutstandingBytes);
+    }
+
+    [Fact]
+    public void AParkedReaderCostsNoBarriers()
+    {
+        // Failure 3 at the list level: once a reader holds back every pending item, drain attempts see that without
+        // a process-wide barrier [E7].
+        var arena = new NativeArena();
+        using var pool = new ChunkPool(arena, [1024], [0]);
+        var list = new RetireList(arena, pool, new EpochDomain());
+        using var entered = new ManualResetEventSlim();
+        using var leave = new ManualResetEventSlim();
+        var reader = new Thread(() =>
+        {
+            long* slot = list.Epoch.Enter();
+            entered.Set();
+            leave.Wait(s_timeout);
+            EpochDomain.Exit(slot);
+        });
+        reader.Start();
+        Assert.True(entered.Wait(s_timeout));
+
+        long barriers = list.Epoch.Barriers;
+        const int n = RetireList.DrainCountThreshold * 64;
+        for (int i = 0; i < n; i++)
+        {
+            list.Retire(arena.Alloc(64), 64);
+        }
+
+        Assert.Equal(barriers, list.Epoch.Barriers);
+        Assert.True(list.SkippedBarriers >= n / RetireList.DrainCountThreshold, $"only {list.SkippedBarriers} drain attempts were made");
+
+        leave.Set();
+        Assert.True(reader.Join(s_timeout));
+        list.DrainRetiredSoFar();
         Assert.Equal(0, arena.OutstandingBytes);
     }
 }

@@ -122,11 +122,12 @@ public sealed class ByteMapModelTests(ITestOutputHelper output)
         AssertKeyTooLong(() => map.GetOrInsert(tooLong, "v"u8, out _));
         AssertKeyTooLong(() => map.Delete(tooLong));
 
-        // Reads of an impossible key are misses (their documented exceptions are only ObjectDisposedException).
-        Assert.Null(map.Get(tooLong));
-        Assert.False(map.ContainsKey(tooLong));
-        Assert.False(map.TryGet(tooLong, new byte[16], out int written));
-        Assert.Equal(0, written);
+        // Reads of an impossible key are bad input too, never a miss (failure 7).
+        AssertKeyTooLong(() => map.Get(tooLong));
+        AssertKeyTooLong(() => map.ContainsKey(tooLong));
+        AssertKeyTooLong(() => map.TryGet(tooLong, new byte[16], out _));
+        AssertKeyTooLong(() => map.TryGet(tooLong, new System.Buffers.ArrayBufferWriter<byte>()));
+        AssertKeyTooLong(() => map.TryRead(tooLong, 0, static (_, _) => { }));
 
         Assert.Equal(2, map.Count);
         Assert.Equal(live, map.GetStatistics().LiveBytes);

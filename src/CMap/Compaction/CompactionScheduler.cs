@@ -6,8 +6,8 @@ namespace CMap.Compaction;
 /// <summary>
 /// Decides on which thread and when a map's compaction passes run. The map calls <see cref="Start"/> once,
 /// <see cref="Request"/> whenever a shard's dead bytes cross the thresholds (cheap, never blocks, may be called
-/// under a shard lock), and <see cref="Dispose"/> before it frees memory. Tests inject
-/// <see cref="ManualCompactionScheduler"/> to run passes inline and deterministically.
+/// under a shard lock), and <see cref="Stop"/> before it frees memory. Tests inject a manual scheduler (in the test
+/// project) to run passes inline and deterministically.
 /// </summary>
 internal abstract class CompactionScheduler : IDisposable
 {
@@ -17,8 +17,15 @@ internal abstract class CompactionScheduler : IDisposable
     /// <summary>Asks for a pass soon.</summary>
     internal abstract void Request();
 
-    /// <summary>Stops: when this returns, no pass is running and none will start.</summary>
-    public abstract void Dispose();
+    /// <summary>
+    /// Stops. With <paramref name="wait"/>, returns once no pass is running and none will start. Without it (a
+    /// finalizer, which must never wait), only asks the thread to stop: the pass it may be in holds the map alive,
+    /// so a finalizer never runs while a pass does.
+    /// </summary>
+    internal abstract void Stop(bool wait);
+
+    /// <summary>Stops and waits (<see cref="Stop"/> with wait).</summary>
+    public void Dispose() => Stop(wait: true);
 }
 
 /// <summary>
@@ -53,11 +60,11 @@ internal sealed class BackgroundCompactionScheduler : CompactionScheduler
         }
     }
 
-    public override void Dispose()
+    internal override void Stop(bool wait)
     {
         Volatile.Write(ref _stopping, true);
         _wake.Set();
-        if (_thread is not null && _thread != Thread.CurrentThread)
+        if (wait && _thread is not null && _thread != Thread.CurrentThread)
         {
             _thread.Join();
         }
@@ -83,40 +90,5 @@ internal sealed class BackgroundCompactionScheduler : CompactionScheduler
             // The pass records its own failures in the map's statistics; nothing escapes to kill the thread.
             _runPass!();
         }
-    }
-}
-
-/// <summary>Test scheduler: counts requests; the test runs the pass on its own thread with <see cref="RunPending"/>.</summary>
-internal sealed class ManualCompactionScheduler : CompactionScheduler
-{
-    private Action? _runPass;
-    private int _requests;
-    private long _totalRequests;
-
-    /// <summary>Requests since the map was created.</summary>
-    internal long TotalRequests => Volatile.Read(ref _totalRequests);
-
-    internal override void Start(Action runPass) => _runPass = runPass;
-
-    internal override void Request()
-    {
-        Interlocked.Increment(ref _totalRequests);
-        Interlocked.Exchange(ref _requests, 1);
-    }
-
-    /// <summary>Runs one pass if one was requested since the last. Returns whether it ran.</summary>
-    internal bool RunPending()
-    {
-        if (Interlocked.Exchange(ref _requests, 0) == 0)
-        {
-            return false;
-        }
-
-        _runPass!();
-        return true;
-    }
-
-    public override void Dispose()
-    {
     }
 }

@@ -1,3 +1,4 @@
+using CMap.Compaction;
 using System.Collections.Generic;
 using System.Threading;
 using CMap;
@@ -9,7 +10,7 @@ namespace CMap.Tests.Support;
 /// thread-safe since shards call it concurrently). Chunks of every class then sit side by side in a shard, tails
 /// change class at every seal, and the oversize threshold moves all the time.
 /// </summary>
-public sealed class ModelChaosChunkPolicy(int seed) : ChunkPolicy
+internal sealed class ModelChaosChunkPolicy(int seed) : ChunkPolicy
 {
     private long _calls;
 

@@ -36,7 +36,10 @@ internal unsafe struct ChunkHeader
     /// <summary>The shard's seal count when this chunk stopped being its tail: how old the chunk is.</summary>
     public int SealedAt;
 
-    /// <summary>Oversize blocks form an intrusive doubly-linked list per shard.</summary>
+    /// <summary>
+    /// Oversize blocks form an intrusive doubly-linked list per shard. Offset 40: once a block is unlinked and
+    /// retired, these bytes hold its <see cref="RetireLink"/>.
+    /// </summary>
     public ChunkHeader* Prev;
 
     public ChunkHeader* Next;
@@ -102,6 +105,12 @@ internal sealed unsafe class Chunk : IDisposable
     /// </summary>
     internal int ListIndex { get; set; } = -1;
 
+    /// <summary>The retire list's link while the chunk waits out its grace period (guarded by that list's lock).</summary>
+    internal Chunk? RetiredNext { get; set; }
+
+    /// <summary>The epoch the chunk was retired at (guarded by the retire list's lock).</summary>
+    internal long RetiredEpoch { get; set; }
+
     /// <summary>Payload bytes a fresh chunk of this capacity can take.</summary>
     internal static int PayloadCapacity(int capacity) => capacity - HeaderSize - TailPadding;
 
@@ -151,8 +160,6 @@ internal sealed unsafe class Chunk : IDisposable
         h->SizeClass = OversizeClass;
         return h;
     }
-
-    internal static void FreeOversize(NativeArena arena, ChunkHeader* h) => arena.Free(h, (nuint)h->Capacity);
 
     public override string ToString() => _base == null ? "Chunk(freed)" : Header->ToString();
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
 
 namespace CMap;
@@ -41,11 +40,4 @@ internal static unsafe class IndexWord
     internal static int SizeClass(ulong word) => (int)((word >> ClassShift) & ClassMask);
 
     internal static bool IsLive(ulong word) => word > Tombstone;
-
-    internal static string ToString(ulong word) => word switch
-    {
-        Empty => "IndexWord(empty)",
-        Tombstone => "IndexWord(tombstone)",
-        _ => string.Format(CultureInfo.InvariantCulture, "IndexWord(tag=0x{0:X4}, class={1}, address=0x{2:X12})", word >> TagShift, SizeClass(word), word & AddressMask),
-    };
 }

@@ -1,0 +1,264 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+using System.Threading;
+
+namespace CMap.Buffer;
+
+/// <summary>
+/// Epoch-based reclamation for one map, in the style of an instance of FASTER's LightEpoch: a reader announces the
+/// domain's epoch in its own slot before it loads any shared pointer and clears the slot when done; memory
+/// unpublished at epoch <c>r</c> is freed once no slot holds an epoch <c>≤ r</c>. Each map has its own domain, so
+/// a reader of one map never holds up another map's reclamation, <c>Clear</c> or <c>Dispose</c>. The protocol and
+/// its invariants (E1–E7) are in docs/concurrency.md.
+/// </summary>
+internal sealed unsafe class EpochDomain
+{
+    private const int SlotsPerSegment = 64;
+    private const int LongsPerSlot = 8; // one cache line per thread: no false sharing between readers
+    private const int DepthOffset = 1;  // slot[0]: the announced epoch (0 = idle); slot[1]: nesting depth (owner only)
+
+    /// <summary>
+    /// [E1] Whether a reader needs a full fence between its announce and its first protected load. True on every
+    /// platform but x86/x64 (a constant the JIT folds, so x64 pays nothing). There, a release store followed by an
+    /// acquire load may be reordered (Arm64's <c>stlr</c> then <c>ldapr</c>), and so may a plain store and load on the
+    /// weaker ISAs .NET runs on; only a full fence orders them without help from the reclaimer.
+    /// </summary>
+    internal static bool ReaderFenceRequired => !X86Base.IsSupported;
+
+    // [E4] The domain's epoch. Starts at 1 because a slot value of 0 means "not in a protected region".
+    // Writers: BumpForRetire only, with Interlocked.Increment (a full fence). Readers: Volatile.Read.
+    private PaddedLong _current = new() { Value = 1 };
+
+    // Per-thread slots, segment k holding thread indices 64k..64k+63. Replaced copy-on-write under _growLock and
+    // published with Volatile.Write, so a reader or scanner never sees a half-built array. The segments are
+    // pinned managed arrays held by _segmentArrays: they live as long as the domain does.
+    private nint[] _segments = [];
+    private readonly List<long[]> _segmentArrays = [];
+    private readonly Lock _growLock = new();
+
+    // [E6] 1 once the owner closed the domain (the map's Dispose began). Set once with Interlocked.Exchange.
+    private int _closed;
+
+    // Reclaimer-side counters, written under the owner's retire-list lock or with Interlocked; read racily.
+    private long _barriers;
+
+    /// <summary>Process-wide barriers this domain's reclaimer has issued (the cost readers of every map pay).</summary>
+    internal long Barriers => Volatile.Read(ref _barriers);
+
+    /// <summary>True once <see cref="Close"/> was called.</summary>
+    internal bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>
+    /// Enters a protected region: until the matching <see cref="Exit"/>, nothing unpublished after this call returns
+    /// is freed. Regions nest per thread and domain; only the outermost announces. Throws
+    /// <see cref="ObjectDisposedException"/> (having left the region) once the domain is closed.
+    /// </summary>
+    /// <returns>The calling thread's slot, to pass to <see cref="Exit"/>.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal long* Enter()
+    {
+        long* slot = SlotOfCurrentThread();
+        if (slot[DepthOffset]++ == 0)
+        {
+            // [E1] Announce. The store must be visible before the loads it protects (the closed flag below, then the
+            // index table and entries). The JIT moves no memory access across a volatile one. On x86/x64 the CPU may
+            // still hold the store in its store buffer while later loads run; the reclaimer's process-wide barrier
+            // [E3] drains it before any scan. Elsewhere (Arm64: stlr then ldapr may pass each other) the full fence
+            // below orders it, and the reclaimer needs no help from the OS. Were the store ordered after the loads
+            // with neither, a reclaimer could miss this reader and free a table or chunk it is about to read.
+            Volatile.Write(ref *slot, Volatile.Read(ref _current.Value));
+            if (ReaderFenceRequired)
+            {
+                Interlocked.MemoryBarrier();
+            }
+        }
+
+        // [E6] Checked inside the region: Close is followed by a grace wait that covers every reader that saw 0.
+        if (Volatile.Read(ref _closed) != 0)
+        {
+            ExitAndThrowClosed(slot);
+        }
+
+        return slot;
+    }
+
+    /// <summary>Leaves a region entered with <see cref="Enter"/> on the same thread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Exit(long* slot)
+    {
+        if (--slot[DepthOffset] == 0)
+        {
+            // [E2] Release store: every read of shared memory in the region happens before the slot reads 0 (on
+            // x86/x64 no load passes a later store; on Arm64 stlr orders earlier loads). Were a read reordered after
+            // it, a reclaimer could free memory that read still touches.
+            Volatile.Write(ref *slot, 0);
+        }
+    }
+
+    /// <summary>True when the calling thread is inside a protected region of this domain (its own read callback).</summary>
+    internal bool IsEnteredByCurrentThread
+    {
+        get
+        {
+            int index = ThreadIndex.Current;
+            nint[] segments = Volatile.Read(ref _segments);
+            int seg = index / SlotsPerSegment;
+            return seg < segments.Length && segments[seg] != 0 &&
+                   ((long*)segments[seg])[(index % SlotsPerSegment * LongsPerSlot) + DepthOffset] > 0;
+        }
+    }
+
+    /// <summary>Refuses new regions from now on: <see cref="Enter"/> throws <see cref="ObjectDisposedException"/>.</summary>
+    internal void Close() =>
+        // [E6] Full fence: a reader entering after this sees the flag, or its announce is seen by the grace wait.
+        Interlocked.Exchange(ref _closed, 1);
+
+    /// <summary>
+    /// Call after unpublishing memory (the last pointer to it replaced with a release store) and before handing it
+    /// to the retire list. Returns the retirement epoch <c>r</c>: the memory is safe to free once
+    /// <see cref="ComputeSafeEpoch"/> returns a value greater than <c>r</c>.
+    /// </summary>
+    internal long BumpForRetire() =>
+        // [E4] Interlocked is a full fence: the unpublishing store is visible before the new epoch is, so any reader
+        // that announces the new epoch loads the new pointer.
+        Interlocked.Increment(ref _current.Value) - 1;
+
+    /// <summary>
+    /// The smallest epoch announced by a reader inside a region, or the current epoch if none is: everything retired
+    /// at an epoch strictly below the result may be freed. Issues the barrier [E3] that makes the answer exact.
+    /// </summary>
+    internal long ComputeSafeEpoch(out bool readersActive)
+    {
+        // [E3] On x86/x64, an asymmetric fence: it drains every thread's store buffer, so a reader whose announce
+        // [E1] is not visible after this point has not yet done the loads it protects, and those loads will see the
+        // already-unpublished pointers. Elsewhere the reader's own fence [E1] did that work, and a full fence here
+        // orders this scan after the unpublishing stores (the classic store-buffering pattern, fenced on both sides).
+        if (X86Base.IsSupported)
+        {
+            Interlocked.MemoryBarrierProcessWide();
+        }
+        else
+        {
+            Interlocked.MemoryBarrier();
+        }
+
+        Interlocked.Increment(ref _barriers);
+        return Scan(out readersActive);
+    }
+
+    /// <summary>
+    /// [E7] The same scan without the barrier: an upper bound on <see cref="ComputeSafeEpoch"/>, since it may miss a
+    /// reader but never invents one. When the oldest retired item's epoch is at or above it, nothing can be freed and
+    /// the barrier can be skipped.
+    /// </summary>
+    internal long PeekSafeEpoch() => Scan(out _);
+
+    /// <summary>
+    /// Blocks until everything retired at or before <paramref name="retireEpoch"/> is safe to free: until every reader
+    /// that was inside a region when it was retired has left. Readers that enter later never delay it [E7].
+    /// </summary>
+    internal void WaitForSafe(long retireEpoch)
+    {
+        var spin = new SpinWait();
+        while (true)
+        {
+            // Spin on the barrier-free bound, and pay for a barrier only once it says the wait may be over.
+            if (PeekSafeEpoch() > retireEpoch && ComputeSafeEpoch(out _) > retireEpoch)
+            {
+                return;
+            }
+
+            spin.SpinOnce(sleep1Threshold: 20);
+        }
+    }
+
+    private long Scan(out bool readersActive)
+    {
+        long min = Volatile.Read(ref _current.Value);
+        readersActive = false;
+        nint[] segments = Volatile.Read(ref _segments);
+        foreach (nint seg in segments)
+        {
+            if (seg == 0)
+            {
+                continue;
+            }
+
+            long* p = (long*)seg;
+            for (int i = 0; i < SlotsPerSegment; i++)
+            {
+                long e = Volatile.Read(ref p[i * LongsPerSlot]);
+                if (e != 0)
+                {
+                    readersActive = true;
+                    if (e < min)
+                    {
+                        min = e;
+                    }
+                }
+            }
+        }
+
+        return min;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long* SlotOfCurrentThread()
+    {
+        int index = ThreadIndex.Current;
+        nint[] segments = Volatile.Read(ref _segments);
+        uint seg = (uint)index / SlotsPerSegment;
+        if (seg < (uint)segments.Length)
+        {
+            nint basePtr = segments[seg];
+            if (basePtr != 0)
+            {
+                return (long*)basePtr + ((uint)index % SlotsPerSegment * LongsPerSlot);
+            }
+        }
+
+        return AddSegment(index);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private long* AddSegment(int index)
+    {
+        int seg = index / SlotsPerSegment;
+        lock (_growLock)
+        {
+            nint[] current = _segments;
+            if (seg >= current.Length || current[seg] == 0)
+            {
+                // Pinned, so the slot addresses never move; one extra line so the first slot can be line-aligned.
+                long[] arr = GC.AllocateArray<long>((SlotsPerSegment + 1) * LongsPerSlot, pinned: true);
+                _segmentArrays.Add(arr);
+                nint basePtr = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(arr));
+                basePtr = (basePtr + 63) & ~(nint)63;
+                var next = new nint[Math.Max(current.Length, seg + 1)];
+                current.CopyTo(next, 0);
+                next[seg] = basePtr;
+                // Publishes a fully built array to lock-free readers and scanners.
+                Volatile.Write(ref _segments, next);
+            }
+
+            return (long*)_segments[seg] + (index % SlotsPerSegment * LongsPerSlot);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ExitAndThrowClosed(long* slot)
+    {
+        Exit(slot);
+        throw new ObjectDisposedException("ByteMap");
+    }
+
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    private struct PaddedLong
+    {
+        [FieldOffset(64)]
+        public long Value;
+    }
+}

@@ -1,0 +1,195 @@
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using CMap.Buffer;
+
+namespace CMap;
+
+/// <summary>
+/// Compaction: live entries of sparse sealed chunks are copied to the tail and their index words swung to the
+/// copy, one bounded batch per lock hold, so a writer waits at most one batch. Readers never wait: they see the
+/// old copy or the new one, both complete and equal [C1]. Invariants C1–C6 are in docs/concurrency.md.
+/// </summary>
+internal sealed unsafe partial class Shard
+{
+    /// <summary>
+    /// A background pass leaves a chunk alone until this many younger chunks have been sealed after it. Entries die
+    /// young under churn (an overwritten key kills its previous entry, most likely in a recent chunk), so moving a
+    /// freshly sealed chunk's survivors is mostly wasted copying: they would have died on their own.
+    /// </summary>
+    internal const int MinSealAge = 2;
+
+    /// <summary>
+    /// Bytes a compactor copies per lock hold [C3]: bounds how long a writer can wait for it. An entry larger than
+    /// this is copied outside the lock [C6].
+    /// </summary>
+    internal const int CompactionBatchBytes = 32 << 10;
+
+    /// <summary>Entries a batch may scan (dead ones cost a key hash each), so a chunk of tiny dead entries is bounded too.</summary>
+    internal const int CompactionBatchEntries = 1024;
+
+    // 1 once this shard asked the scheduler for a pass and the pass has not yet taken the request. Set by writers
+    // under _lock; cleared by the compactor with Interlocked.Exchange (no lock).
+    private int _compactionRequested;
+
+    // [C2] Bumped under _lock by Clear and Dispose. A compactor re-checks it at every batch: if it moved, the
+    // chunk it was working on has been retired and must not be touched again.
+    private long _generation;
+
+    // Compaction counters. Written by the compactor under _lock; read racily (Volatile) by statistics.
+    private long _chunksCompacted;
+    private long _bytesMoved;
+    private long _bytesReclaimed;
+    private long _maxBytesCopiedUnderLock;
+    private long _largeMovesOutsideLock;
+
+    // The compactor's candidate list; touched only by the thread holding the map's compaction gate.
+    private readonly List<(Chunk Chunk, long Reclaimable)> _candidates = [];
+
+    internal long ChunksCompacted => Volatile.Read(ref _chunksCompacted);
+
+    internal long BytesMoved => Volatile.Read(ref _bytesMoved);
+
+    internal long BytesReclaimed => Volatile.Read(ref _bytesReclaimed);
+
+    /// <summary>The most bytes any one batch copied while holding the shard lock [C3].</summary>
+    internal long MaxBytesCopiedUnderLock => Volatile.Read(ref _maxBytesCopiedUnderLock);
+
+    /// <summary>Entries larger than a batch, copied outside the lock [C6].</summary>
+    internal long LargeMovesOutsideLock => Volatile.Read(ref _largeMovesOutsideLock);
+
+    // Reclaimable dead bytes must reach this before the shard asks again (writer, under _lock). Raised after every
+    // pass to what was left plus one chunk, so a shard whose dead bytes a pass could not reduce (they sit in chunks
+    // under the per-chunk ratio) does not ask again on every kill.
+    private long _requestFloor;
+
+    /// <summary>Dead entry bytes compaction can reclaim: all but those in the tail, which is still being appended to.</summary>
+    private long ReclaimableBytesUnsynchronized => _deadBytes - (_tail is { } t ? t.Header->DeadBytes : 0);
+
+    /// <summary>After an entry died: ask for a pass once reclaimable dead bytes cross the thresholds.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void MaybeRequestCompactionUnsynchronized()
+    {
+        if (_deadBytes >= _requestFloor && _compactionRequested == 0)
+        {
+            MaybeRequestCompactionSlowUnsynchronized();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MaybeRequestCompactionSlowUnsynchronized()
+    {
+        long reclaimable = ReclaimableBytesUnsynchronized;
+        if (_settings.CompactionRequests is { } sink && reclaimable >= _requestFloor &&
+            reclaimable >= _settings.CompactionMinDeadBytes &&
+            reclaimable >= (_liveBytes + _deadBytes) * _settings.CompactionDeadRatio)
+        {
+            Volatile.Write(ref _compactionRequested, 1);
+            sink.Request();
+        }
+    }
+
+    /// <summary>Takes this shard's pending request, if any (compactor thread).</summary>
+    internal bool TakeCompactionRequest() => Interlocked.Exchange(ref _compactionRequested, 0) != 0;
+
+    /// <summary>
+    /// What moving <paramref name="c"/>'s live entries out would free beyond their own size: its dead entries, plus its
+    /// slack when it was sealed far from full (over half its payload unused). A chunk sealed in the normal way has
+    /// less slack than one entry (entries over half a payload get their own block [I8]), and copying its entries
+    /// would only leave the same slack in another chunk, so that slack does not count.
+    /// </summary>
+    private static long ReclaimableOf(Chunk c)
+    {
+        ChunkHeader* h = c.Header;
+        long slack = SlackOf(c);
+        return h->DeadBytes + (slack * 2 > Chunk.PayloadCapacity(c.Capacity) ? slack : 0);
+    }
+
+    /// <summary>
+    /// Compacts this shard's sealed chunks whose reclaimable fraction reaches the ratio, or, when
+    /// <paramref name="everything"/> is set, every sealed chunk whose move frees memory. The caller holds the map's
+    /// compaction gate. Returns the chunks compacted.
+    /// </summary>
+    internal int Compact(bool everything)
+    {
+        long generation;
+        _candidates.Clear();
+        using (_lock.EnterScope())
+        {
+            if (_disposed)
+            {
+                return 0;
+            }
+
+            generation = _generation;
+            double ratio = _settings.CompactionDeadRatio;
+            ShrinkTailUnsynchronized(everything);
+            var t = (IndexTable*)_table;
+            long fit = FittedCapacityUnsynchronized(t->Live);
+            if (everything && (t->Capacity > fit || t->Tombstones > 0))
+            {
+                TryRebuildUnsynchronized(fit);
+            }
+
+            foreach (Chunk c in _chunks)
+            {
+                if (c == _tail)
+                {
+                    continue;
+                }
+
+                long reclaimable = ReclaimableOf(c);
+                bool old = _seals - c.Header->SealedAt >= MinSealAge;
+                if (everything ? reclaimable > 0 : old && reclaimable >= Chunk.PayloadCapacity(c.Capacity) * ratio)
+                {
+                    _candidates.Add((c, reclaimable));
+                }
+            }
+        }
+
+        // Emptiest first: the most space back for the fewest bytes copied. Sorted on the figures read under the
+        // lock: a chunk may be retired, even freed, from here on, and is not read again until re-validated.
+        _candidates.Sort(static (a, b) => b.Reclaimable.CompareTo(a.Reclaimable));
+        int done = 0;
+        foreach ((Chunk c, _) in _candidates)
+        {
+            if (!CompactChunk(c, generation))
+            {
+                break;
+            }
+
+            done++;
+        }
+
+        _candidates.Clear();
+        using (_lock.EnterScope())
+        {
+            _requestFloor = ReclaimableBytesUnsynchronized + _settings.ChunkSizes[0];
+        }
+
+        return done;
+    }
+
+    /// <summary>
+    /// Seals the tail so that compaction can empty it when it is of a larger class than the shard's live bytes now
+    /// call for and mostly empty, or (for ByteMap.Compact) when it holds dead bytes. Otherwise a shard that shrank
+    /// would keep appending to, and holding, one large chunk.
+    /// </summary>
+    private void ShrinkTailUnsynchronized(bool everything)
+    {
+        Chunk? tail = _tail;
+        if (tail is null)
+        {
+            return;
+        }
+
+        ChunkHeader* h = tail.Header;
+        int wanted = _settings.ChunkPolicy.SelectSizeClass(_liveBytes, _sizeClass, _settings.ChunkSizes);
+        bool oversized = wanted < tail.SizeClass && h->LiveBytes < tail.Capacity / 4;
+        if (oversized || (everything && h->DeadBytes > 0))
+        {
+            SealTailUnsynchronized();
+        }
+    }
+}

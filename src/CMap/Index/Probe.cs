@@ -1,0 +1,86 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using CMap.Buffer;
+
+namespace CMap;
+
+/// <summary>What a probe looks for in the index words it passes.</summary>
+internal interface ISlotMatch
+{
+    /// <summary>True when <paramref name="word"/> (live: neither empty nor a tombstone) is the one sought.</summary>
+    bool Matches(ulong word, ulong hash);
+}
+
+/// <summary>The entry whose key equals <see cref="Key"/>: the tag is a hint, the full key comparison decides.</summary>
+internal readonly unsafe ref struct KeyMatch(ReadOnlySpan<byte> key) : ISlotMatch
+{
+    public readonly ReadOnlySpan<byte> Key = key;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Matches(ulong word, ulong hash) =>
+        IndexWord.TagMatches(word, hash) && new EntryReader(IndexWord.Address(word)).KeyEquals(Key);
+}
+
+/// <summary>The word that points at one particular copy of an entry (compaction: is this copy still the live one?).</summary>
+internal readonly unsafe struct AddressMatch(byte* entry) : ISlotMatch
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Matches(ulong word, ulong hash) => IndexWord.Address(word) == entry;
+}
+
+/// <summary>Matches nothing: a probe that only finds where a new word would go (rebuilds).</summary>
+internal readonly struct NoMatch : ISlotMatch
+{
+    public bool Matches(ulong word, ulong hash) => false;
+}
+
+/// <summary>The index's one probe loop: linear probing from <c>hash &amp; mask</c>, used by readers, writers, compaction and rebuilds.</summary>
+internal static unsafe class Probe
+{
+    /// <summary>
+    /// Probes <paramref name="table"/> for the word <paramref name="match"/> accepts. Returns its slot and sets
+    /// <paramref name="word"/>; or returns -1 with <paramref name="insertAt"/> set to the chain's first tombstone or
+    /// empty slot, where the key would go. Safe lock-free inside an epoch region (the table and every entry it points
+    /// at stay readable until the region ends), and under the shard lock.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static long Find<TMatch>(IndexTable* table, ulong hash, in TMatch match, out ulong word, out long insertAt)
+        where TMatch : struct, ISlotMatch, allows ref struct
+    {
+        ulong mask = table->Mask;
+        ulong* slots = IndexTable.Slots(table);
+        ulong i = hash & mask;
+        insertAt = -1;
+        while (true)
+        {
+            // [I1] Acquire: the entry's bytes were written before the word that points at them.
+            ulong w = Volatile.Read(ref slots[i]);
+            if (w == IndexWord.Empty)
+            {
+                if (insertAt < 0)
+                {
+                    insertAt = (long)i;
+                }
+
+                word = IndexWord.Empty;
+                return -1;
+            }
+
+            if (w == IndexWord.Tombstone)
+            {
+                if (insertAt < 0)
+                {
+                    insertAt = (long)i;
+                }
+            }
+            else if (match.Matches(w, hash))
+            {
+                word = w;
+                return (long)i;
+            }
+
+            i = (i + 1) & mask;
+        }
+    }
+}

@@ -1,0 +1,72 @@
+using System.Threading;
+using CMap.Buffer;
+
+namespace CMap;
+
+/// <summary>Emptying and tearing down a shard while readers may still be inside [I5].</summary>
+internal sealed unsafe partial class Shard
+{
+    /// <summary>Empties the shard and retires its memory. Safe while readers are active [I5].</summary>
+    internal void Clear()
+    {
+        using Lock.Scope scope = _lock.EnterScope();
+        ThrowIfDisposedUnsynchronized();
+        IndexTable* fresh = IndexTable.Allocate(_arena, _minCapacity);
+        var old = (IndexTable*)_table;
+        // [I2] Publish the empty table before retiring anything the old one points at.
+        Volatile.Write(ref _table, (nint)fresh);
+        _retired.Retire(old, IndexTable.BytesFor(old->Capacity));
+        ReleaseLogUnsynchronized();
+        Volatile.Write(ref _indexBytes, IndexTable.BytesFor(_minCapacity));
+    }
+
+    /// <summary>Retires every byte the shard holds. Afterwards every writer call throws.</summary>
+    internal void Dispose()
+    {
+        using Lock.Scope scope = _lock.EnterScope();
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        var old = (IndexTable*)_table;
+        _retired.Retire(old, IndexTable.BytesFor(old->Capacity));
+        ReleaseLogUnsynchronized();
+        Volatile.Write(ref _indexBytes, 0);
+    }
+
+    private void ReleaseLogUnsynchronized()
+    {
+        foreach (Chunk c in _chunks)
+        {
+            c.ListIndex = -1;
+        }
+
+        // A compactor between batches sees the change and drops the chunk it was moving (now retired).
+        Volatile.Write(ref _generation, _generation + 1);
+        foreach (Chunk c in _chunks)
+        {
+            _retired.Retire(c);
+        }
+
+        _chunks.Clear();
+        _tail = null;
+        _sizeClass = 0;
+        for (ChunkHeader* h = _oversizeHead; h != null;)
+        {
+            ChunkHeader* next = h->Next; // read before Retire reuses the header's link bytes
+            _retired.Retire(h, h->Capacity);
+            h = next;
+        }
+
+        _oversizeHead = null;
+        Volatile.Write(ref _count, 0);
+        Volatile.Write(ref _liveBytes, 0);
+        Volatile.Write(ref _deadBytes, 0);
+        Volatile.Write(ref _slackBytes, 0);
+        Volatile.Write(ref _chunkBytes, 0);
+        Volatile.Write(ref _oversizeBytes, 0);
+        _requestFloor = _settings.CompactionMinDeadBytes;
+    }
+}

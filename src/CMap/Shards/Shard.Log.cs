@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using CMap.Buffer;
+using CMap.Compaction;
+
+namespace CMap;
+
+/// <summary>The log: appending entries, sealing chunks, and accounting for entries that died [I4].</summary>
+internal sealed unsafe partial class Shard
+{
+    /// <summary>Reserves <paramref name="size"/> bytes in the log; throws out-of-memory with nothing changed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte* AppendUnsynchronized(long size, out int sizeClass)
+    {
+        Chunk? tail = _tail;
+        if (tail is not null && size <= _tailEntryLimit)
+        {
+            ChunkHeader* h = tail.Header;
+            if (h->Used + size <= tail.Capacity - Chunk.TailPadding)
+            {
+                byte* e = tail.Base + h->Used;
+                h->Used += (int)size;
+                h->LiveBytes += size;
+                sizeClass = tail.SizeClass;
+                return e;
+            }
+        }
+
+        return AppendSlowUnsynchronized(size, out sizeClass);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private byte* AppendSlowUnsynchronized(long size, out int sizeClass)
+    {
+        int cls = ChooseSizeClassUnsynchronized();
+        if (size > Chunk.PayloadCapacity(_pool.ClassSizes[cls]) / 2)
+        {
+            // [I8] A large entry gets a block of its own; it dies (and is retired) as a whole.
+            ChunkHeader* block = Chunk.AllocOversize(_arena, size);
+            block->LiveBytes = size;
+            block->Next = _oversizeHead;
+            if (_oversizeHead != null)
+            {
+                _oversizeHead->Prev = block;
+            }
+
+            _oversizeHead = block;
+            Volatile.Write(ref _oversizeBytes, _oversizeBytes + block->Capacity);
+            sizeClass = Chunk.OversizeClass;
+            return (byte*)block + Chunk.HeaderSize;
+        }
+
+        Chunk fresh = _pool.Rent(cls);
+        SealTailUnsynchronized();
+        fresh.Header->ListIndex = fresh.ListIndex = _chunks.Count;
+        _chunks.Add(fresh);
+        _tail = fresh;
+        _tailEntryLimit = Chunk.PayloadCapacity(fresh.Capacity) / 2;
+        Volatile.Write(ref _chunkBytes, _chunkBytes + fresh.Capacity);
+
+        ChunkHeader* h = fresh.Header;
+        byte* e = fresh.Base + h->Used;
+        h->Used += (int)size;
+        h->LiveBytes += size;
+        sizeClass = cls;
+        return e;
+    }
+
+    /// <summary>
+    /// Stops appending to the tail. Its unused end is counted as slack, apart from dead entries: moving a chunk only
+    /// frees memory when it holds dead entries (or was sealed far from full), so slack alone never makes a chunk
+    /// worth compacting. The chunk is retired at once if nothing in it lives.
+    /// </summary>
+    private void SealTailUnsynchronized()
+    {
+        Chunk? old = _tail;
+        if (old is null)
+        {
+            return;
+        }
+
+        _tail = null;
+        ChunkHeader* oh = old.Header;
+        oh->SealedAt = ++_seals;
+        Volatile.Write(ref _slackBytes, _slackBytes + SlackOf(old));
+        if (oh->LiveBytes == 0)
+        {
+            RetireChunkUnsynchronized(old);
+        }
+    }
+
+    /// <summary>The unused end of a sealed chunk.</summary>
+    private static long SlackOf(Chunk chunk) => chunk.Capacity - Chunk.TailPadding - chunk.Header->Used;
+
+    /// <summary>The size class for the next chunk, from the shard's chunk policy.</summary>
+    private int ChooseSizeClassUnsynchronized()
+    {
+        int cls = _settings.ChunkPolicy.SelectSizeClass(_liveBytes, _sizeClass, _settings.ChunkSizes);
+        if ((uint)cls >= (uint)_pool.ClassCount)
+        {
+            ThrowHelper.ThrowInvalidOperation($"ChunkPolicy.SelectSizeClass returned {cls}; it must be an index into CMapConfig.ChunkSizes (0..{_pool.ClassCount - 1}).");
+        }
+
+        _sizeClass = cls;
+        return cls;
+    }
+
+    /// <summary>Accounts for an entry no index word points at any more, and retires its memory when it can [I4].</summary>
+    private void KillUnsynchronized(ulong word)
+    {
+        byte* e = IndexWord.Address(word);
+        long size = new EntryReader(e).TotalSize;
+        Volatile.Write(ref _liveBytes, _liveBytes - size);
+        ReleaseEntryBytesUnsynchronized(e, IndexWord.SizeClass(word), size);
+    }
+
+    /// <summary>
+    /// Turns <paramref name="size"/> live bytes of the block holding <paramref name="entry"/> into dead ones, and
+    /// retires the block once nothing in it lives (the shard-wide live count is the caller's).
+    /// </summary>
+    private void ReleaseEntryBytesUnsynchronized(byte* entry, int cls, long size)
+    {
+        ChunkHeader* h = Chunk.HeaderOf(entry, cls, _pool.ClassSizes);
+        if (cls == Chunk.OversizeClass)
+        {
+            UnlinkOversizeUnsynchronized(h);
+            Volatile.Write(ref _oversizeBytes, _oversizeBytes - h->Capacity);
+            _retired.Retire(h, h->Capacity);
+            return;
+        }
+
+        h->LiveBytes -= size;
+        h->DeadBytes += size;
+        Volatile.Write(ref _deadBytes, _deadBytes + size);
+        // A pinned chunk is being compacted: the compactor retires it when it is done with it.
+        if (h->LiveBytes == 0 && _tail?.Base != (byte*)h && (h->Flags & Chunk.PinnedFlag) == 0)
+        {
+            RetireChunkUnsynchronized(_chunks[h->ListIndex]);
+        }
+    }
+
+    private void UnlinkOversizeUnsynchronized(ChunkHeader* h)
+    {
+        if (h->Prev != null)
+        {
+            h->Prev->Next = h->Next;
+        }
+        else
+        {
+            _oversizeHead = h->Next;
+        }
+
+        if (h->Next != null)
+        {
+            h->Next->Prev = h->Prev;
+        }
+    }
+
+    /// <summary>Removes a chunk with no live entries from the shard and retires it [I4].</summary>
+    private void RetireChunkUnsynchronized(Chunk chunk)
+    {
+        ChunkHeader* h = chunk.Header;
+        Debug.Assert(h->LiveBytes == 0);
+        int index = h->ListIndex;
+        int last = _chunks.Count - 1;
+        if (index != last)
+        {
+            Chunk moved = _chunks[last];
+            _chunks[index] = moved;
+            moved.Header->ListIndex = moved.ListIndex = index;
+        }
+
+        _chunks.RemoveAt(last);
+        h->ListIndex = chunk.ListIndex = -1;
+        if (_tail == chunk)
+        {
+            _tail = null;
+        }
+        else
+        {
+            Volatile.Write(ref _slackBytes, _slackBytes - SlackOf(chunk));
+        }
+
+        Volatile.Write(ref _deadBytes, _deadBytes - h->DeadBytes);
+        Volatile.Write(ref _chunkBytes, _chunkBytes - chunk.Capacity);
+        _retired.Retire(chunk);
+    }
+}

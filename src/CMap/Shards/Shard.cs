@@ -1,0 +1,94 @@
+using System.Collections.Generic;
+using System.Threading;
+using CMap.Buffer;
+
+namespace CMap;
+
+/// <summary>
+/// One shard: an index table and a log of chunks. Readers go through the one read core (<see cref="Read{TConsumer}"/>)
+/// inside the map's epoch region and take no lock; every write goes through the one write path
+/// (<see cref="Write{TOperation}"/>) under <see cref="_lock"/> (the <c>*Unsynchronized</c> members expect the caller to
+/// hold it). A shard is given its settings and memory and knows nothing of the map that owns it. Invariants I1–I8
+/// are in docs/concurrency.md.
+/// </summary>
+internal sealed unsafe partial class Shard
+{
+    // Re-entrant (a write from inside a read callback of the same map takes it on a thread that holds none, but the
+    // compactor's batches and Clear nest their helpers). No user code ever runs while it is held.
+    private readonly Lock _lock = new();
+    private readonly ShardSettings _settings;
+    private readonly NativeArena _arena;
+    private readonly ChunkPool _pool;
+    private readonly RetireList _retired;
+    private readonly EpochDomain _epoch;
+
+    // [I2] Current index table. Written only under _lock, with Volatile.Write after the table is fully built;
+    // read by lock-free readers with Volatile.Read. A retired table stays readable until its grace period ends.
+    private nint _table;
+
+    // Writer state, all under _lock.
+    private readonly List<Chunk> _chunks = [];
+    private Chunk? _tail;
+    private int _seals; // tails sealed so far: a chunk's age is _seals - its SealedAt
+    private long _tailEntryLimit; // [I8] entries above this (half the tail's payload) get a block of their own
+    private int _sizeClass;
+    private ChunkHeader* _oversizeHead;
+    private bool _disposed;
+
+    // The capacity CMapConfig.InitialCapacity asked for: shrinking never goes below it. Set once.
+    private readonly long _minCapacity;
+
+    // Accounting. Written under _lock; read racily (Volatile.Read) by statistics. Exact whenever _lock is free.
+    private long _count;
+    private long _liveBytes;
+    private long _deadBytes;  // entries no word points at (what compaction reclaims)
+    private long _slackBytes; // unused ends of sealed chunks (tail waste), counted apart from dead entries
+    private long _chunkBytes;
+    private long _oversizeBytes;
+    private long _indexBytes;
+    private long _rebuilds;
+
+    /// <summary>Builds an empty shard sized for <paramref name="initialEntries"/>; throws out-of-memory with nothing allocated.</summary>
+    internal Shard(ShardSettings settings, MapMemory memory, long initialEntries)
+    {
+        _settings = settings;
+        _arena = memory.Arena;
+        _pool = memory.Pool;
+        _retired = memory.Retired;
+        _epoch = memory.Epoch;
+        long cap = IndexTable.CapacityFor(initialEntries);
+        _minCapacity = cap;
+        _requestFloor = settings.CompactionMinDeadBytes;
+        _table = (nint)IndexTable.Allocate(_arena, cap);
+        _indexBytes = IndexTable.BytesFor(cap);
+    }
+
+    internal long Count => Volatile.Read(ref _count);
+
+    internal long LiveBytes => Volatile.Read(ref _liveBytes);
+
+    /// <summary>Bytes of dead entries: overwritten or deleted, not yet compacted away.</summary>
+    internal long DeadBytes => Volatile.Read(ref _deadBytes);
+
+    /// <summary>Unused ends of sealed chunks.</summary>
+    internal long SlackBytes => Volatile.Read(ref _slackBytes);
+
+    internal long ChunkBytes => Volatile.Read(ref _chunkBytes);
+
+    internal long OversizeBytes => Volatile.Read(ref _oversizeBytes);
+
+    internal long IndexBytes => Volatile.Read(ref _indexBytes);
+
+    internal long Rebuilds => Volatile.Read(ref _rebuilds);
+
+    private void ThrowIfDisposedUnsynchronized()
+    {
+        if (_disposed)
+        {
+            ThrowHelper.ThrowObjectDisposed();
+        }
+    }
+
+    public override string ToString() =>
+        $"Shard(count={Count}, live={LiveBytes}, dead={DeadBytes}, slack={SlackBytes}, chunks={ChunkBytes}, oversize={OversizeBytes}, index={IndexBytes})";
+}

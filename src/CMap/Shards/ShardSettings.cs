@@ -1,0 +1,26 @@
+using CMap.Compaction;
+using CMap.Hashing;
+
+namespace CMap;
+
+/// <summary>
+/// What a shard needs to know, in one object built once per map: the hasher, the chunk size classes and policy, the
+/// compaction thresholds, and where to send compaction requests. A shard never reaches back into its map, so a
+/// shard can be built without one (restore, tests).
+/// </summary>
+internal sealed class ShardSettings
+{
+    internal required KeyHasher Hasher { get; init; }
+
+    /// <summary>Validated chunk size classes in bytes (a private snapshot, never the caller's list).</summary>
+    internal required int[] ChunkSizes { get; init; }
+
+    internal required ChunkPolicy ChunkPolicy { get; init; }
+
+    internal required double CompactionDeadRatio { get; init; }
+
+    internal required long CompactionMinDeadBytes { get; init; }
+
+    /// <summary>Where a shard whose dead bytes crossed the thresholds asks for a pass; null when nothing compacts in the background.</summary>
+    internal CompactionScheduler? CompactionRequests { get; init; }
+}
