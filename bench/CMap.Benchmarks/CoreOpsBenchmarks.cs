@@ -1,54 +1,67 @@
 using System;
-using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
+using CMap.Bench.Stores;
 using CMap.Benchmarks.Infrastructure;
-using Microsoft.Extensions.Caching.Memory;
 
 namespace CMap.Benchmarks;
 
+/// <summary>The single-threaded operations of <see cref="CoreOpsBenchmarks"/>.</summary>
+public enum CoreOperation
+{
+    /// <summary>Lookup of a loaded key; the value is copied into a reused caller buffer.</summary>
+    GetHit,
+
+    /// <summary>Lookup of a key from an index range disjoint from the loaded one (absent by construction).</summary>
+    GetMiss,
+
+    /// <summary>Insert over a loaded key with another value of the same length.</summary>
+    InsertOverwrite,
+
+    /// <summary>Insert a key not in the store, then delete the fresh key inserted W operations earlier (the pair is one op).</summary>
+    InsertNewDelete,
+
+    /// <summary>Delete a loaded key, then insert it again with a new value (the pair is one op).</summary>
+    DeleteInsert,
+
+    /// <summary>Get-or-insert on loaded keys: always returns the existing value.</summary>
+    GetOrInsert,
+}
+
 /// <summary>
-/// Single-threaded cost of each core operation, per store, with 16-byte keys and 100-byte values.
+/// Single-threaded cost of each core operation (<see cref="Operation"/>), per store, with 16-byte keys and 100-byte
+/// values. One benchmark method per store, each running the same code through the store's adapter
+/// (bench/CMap.Bench.Shared/Stores): ConcurrentDictionary is the baseline of every (Operation, Entries) pair.
 /// <para>
 /// Every benchmark performs <see cref="Batch"/> operations per invocation (OperationsPerInvoke), walking a key
 /// sequence precomputed in [GlobalSetup] (concatenated random permutations of the loaded keys, fixed seed, stored
 /// in walk order so that fetching the lookup key is not itself a cache miss), so the reported time is per operation
 /// and no key is generated while measuring. The cursor carries on across invocations, so at 1M entries the batch
-/// keeps moving through cold entries.
+/// keeps moving through cold entries. Keys are prepared in setup in the form each store's API takes
+/// (<see cref="IStore.PrepareKey"/>: MemoryCache gets hex strings), so no conversion is timed.
 /// </para>
 /// <para>
-/// Categories (each with ConcurrentDictionary as its own baseline):
-/// <list type="bullet">
-/// <item><b>Get_Hit</b>: lookup of a loaded key; the value is copied into a reused caller buffer. CMap uses the
-/// zero-alloc <c>TryGet(key, span, out written)</c>; ConcurrentDictionary and MemoryCache do TryGetValue and copy
-/// the array into the same kind of buffer; FASTER reads into a pinned buffer. So all four deliver the value bytes
-/// into caller memory. [GlobalSetup] checks that every loaded key is found with the right length (throws otherwise).</item>
-/// <item><b>Get_Miss</b>: lookup of keys from an index range disjoint from the loaded one (absent by construction,
-/// and checked absent in [GlobalSetup]).</item>
-/// <item><b>Insert_New_Delete</b>: one op = insert a key that is not in the store, then delete the fresh key that
-/// was inserted <c>W</c> ops earlier (W = min(1024, Entries / 16), pre-inserted in setup). The store size stays at
-/// Entries + W, so the numbers do not drift with a growing table, and the deleted key is not trivially cache-hot.
-/// Fresh keys come from a pool disjoint from loaded and miss keys and are recycled (a key comes back only long
-/// after it was deleted). The time is for the pair; an [IterationSetup] reset was rejected because it forces tiny
-/// fixed invocation counts and lets the store grow within an iteration.</item>
-/// <item><b>Insert_Overwrite</b>: insert over a loaded key with a different value of the same length.</item>
-/// <item><b>Delete_Insert</b>: one op = delete a loaded key, then insert it again (same key, a new value), so the
-/// size stays at Entries. The time is for the pair.</item>
-/// <item><b>GetOrInsert</b>: on loaded keys, so it always returns the existing value. CMap <c>GetOrInsert</c>
-/// (returns a copy of the stored value as a new array: that is the API), ConcurrentDictionary
-/// <c>GetOrAdd(key, value)</c>, MemoryCache <c>GetOrCreate</c> with a factory delegate cached in setup, FASTER
-/// Read into the pinned buffer then Upsert only when it missed (FASTER has no atomic get-or-add for SpanByte
-/// values short of custom RMW functions; the miss branch is never taken here).</item>
-/// </list>
+/// What each store does per operation is in its adapter: reads copy the value into caller memory (CMap
+/// <c>TryGet</c> into a span; ConcurrentDictionary and MemoryCache TryGetValue and a copy; FASTER Read into the
+/// span); ConcurrentDictionary and MemoryCache keep the value array they are given, CMap and FASTER copy the bytes.
+/// GetOrInsert: CMap <c>GetOrInsert</c> (returns a copy of the stored value: that is the API), ConcurrentDictionary
+/// <c>GetOrAdd(key, value)</c>, MemoryCache <c>GetOrCreate</c> with a factory made once, FASTER Read then Upsert only
+/// on a miss (it has no atomic get-or-add for SpanByte values short of custom RMW functions).
 /// </para>
 /// <para>
-/// Each benchmark case runs in its own process and only its own store is built ([GlobalSetup] with Targets);
-/// loading 1M entries takes a few seconds. ConcurrentDictionary and CMap are pre-sized for Entries.
+/// InsertNewDelete: W = min(1024, Entries / 16) fresh keys are inserted in setup, so the store size stays at
+/// Entries + W and the deleted key is not trivially cache-hot; fresh keys come from a pool disjoint from loaded and
+/// miss keys and are recycled long after they were deleted. [GlobalSetup] checks that every loaded key hits with the
+/// right value and every miss key misses; [GlobalCleanup] that the size-stable operations kept the size.
+/// </para>
+/// <para>
+/// Each case runs in its own process and builds only its own store. CMAP_BENCH_OPS (e.g. "GetHit,InsertOverwrite")
+/// and CMAP_BENCH_ENTRIES (e.g. "1000") narrow the parameters for a quick run.
 /// </para>
 /// </summary>
 [MemoryDiagnoser]
-[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
-[CategoriesColumn]
 public class CoreOpsBenchmarks
 {
     /// <summary>Operations per invocation.</summary>
@@ -57,14 +70,8 @@ public class CoreOpsBenchmarks
     public const int KeySize = 16;
     public const int ValueSize = 100;
 
-    private const string GetHit = "Get_Hit";
-    private const string GetMiss = "Get_Miss";
-    private const string InsertNewDelete = "Insert_New_Delete";
-    private const string InsertOverwrite = "Insert_Overwrite";
-    private const string DeleteInsert = "Delete_Insert";
-    private const string GetOrInsertCategory = "GetOrInsert";
-
     private const ulong KeySalt = 0xC3A5C85C97CB3127ul;
+    private const ulong StoreSeed = 0x5EED_CAFE;
     private const int OrderSeed = 20_251_122;
     private const int AltValueCount = 64; // power of two
     private const int FreshPoolMin = 1 << 14;
@@ -75,15 +82,13 @@ public class CoreOpsBenchmarks
     // position p holds a copy of key _order[p], allocated in walk order. Fetching the lookup key is then a
     // sequential, prefetched stream (like a key that just arrived in a request buffer) instead of a random cache
     // miss that would be charged to every store alike: at 1M entries that miss alone was ~170 ns/op, over a third
-    // of a Get_Hit, and it compressed every ratio. The stores hold their own copies (ConcurrentDictionary keys are
+    // of a Get hit, and it compressed every ratio. The stores hold their own copies (ConcurrentDictionary keys are
     // clones, MemoryCache keys separately built strings), so a lookup always compares two different instances.
     private byte[][] _keys = null!;
-    private byte[][] _seqKeys = null!;
-    private string[] _seqHexKeys = null!;
-    private byte[][] _missKeys = null!;
-    private byte[][] _freshKeys = null!;
-    private string[] _hexMissKeys = null!;
-    private string[] _hexFreshKeys = null!;
+    private StoreKey[] _seqKeys = null!;
+    private StoreKey[] _missKeys = null!;
+    private StoreKey[] _freshKeys = null!;
+    private byte[][] _missBytes = null!;
     private byte[][] _altValues = null!;
     private byte[] _newValue = null!;
     private int[] _order = null!;
@@ -94,101 +99,112 @@ public class CoreOpsBenchmarks
     private int _missPos;
     private int _freshPos;
 
-    private ConcurrentDictionary<byte[], byte[]> _dictionary = null!;
-    private ByteMap _map = null!;
-    private MemoryCache _cache = null!;
-    private Func<ICacheEntry, byte[]> _cacheFactory = null!;
-    private FasterStore _fasterStore = null!;
-    private FasterSession _faster = null!;
+    private IStore? _store;
+    private IStoreSession _session = null!;
 
-    [Params(1_000, 1_000_000)]
+    [ParamsSource(nameof(EntryCounts))]
     public int Entries { get; set; }
 
-    // ---------------------------------------------------------------- setup
+    [ParamsSource(nameof(Operations))]
+    public CoreOperation Operation { get; set; }
 
-    [GlobalSetup(Targets = new[]
-    {
-        nameof(ConcurrentDictionary_Get_Hit), nameof(ConcurrentDictionary_Get_Miss), nameof(ConcurrentDictionary_Insert_Overwrite),
-        nameof(ConcurrentDictionary_Delete_Insert), nameof(ConcurrentDictionary_GetOrInsert),
-    })]
-    public void SetupConcurrentDictionary() => LoadConcurrentDictionary(prefillWindow: false);
+    /// <summary>1 K and 1 M entries, or the list in CMAP_BENCH_ENTRIES.</summary>
+    public static IEnumerable<int> EntryCounts() =>
+        Environment.GetEnvironmentVariable("CMAP_BENCH_ENTRIES") is { Length: > 0 } list
+            ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(e => int.Parse(e, NumberStyles.Integer, CultureInfo.InvariantCulture))
+            : [1_000, 1_000_000];
 
-    [GlobalSetup(Target = nameof(ConcurrentDictionary_Insert_New_Delete))]
-    public void SetupConcurrentDictionaryChurn() => LoadConcurrentDictionary(prefillWindow: true);
+    /// <summary>Every operation, or the list in CMAP_BENCH_OPS.</summary>
+    public static IEnumerable<CoreOperation> Operations() =>
+        Environment.GetEnvironmentVariable("CMAP_BENCH_OPS") is { Length: > 0 } list
+            ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Enum.Parse<CoreOperation>)
+            : Enum.GetValues<CoreOperation>();
 
-    [GlobalSetup(Targets = new[]
-    {
-        nameof(CMap_Get_Hit), nameof(CMap_Get_Miss), nameof(CMap_Insert_Overwrite), nameof(CMap_Delete_Insert), nameof(CMap_GetOrInsert),
-    })]
-    public void SetupCMap() => LoadCMap(prefillWindow: false);
+    // ---------------------------------------------------------------- one method per store (the baseline is a method)
 
-    [GlobalSetup(Target = nameof(CMap_Insert_New_Delete))]
-    public void SetupCMapChurn() => LoadCMap(prefillWindow: true);
+    [GlobalSetup(Target = nameof(ConcurrentDictionary))]
+    public void SetupConcurrentDictionary() => Setup(new ConcurrentDictionaryStore(Shape()));
 
-    [GlobalSetup(Targets = new[]
-    {
-        nameof(MemoryCache_Get_Hit), nameof(MemoryCache_Get_Miss), nameof(MemoryCache_Insert_Overwrite), nameof(MemoryCache_Delete_Insert),
-        nameof(MemoryCache_GetOrInsert),
-    })]
-    public void SetupMemoryCache() => LoadMemoryCache(prefillWindow: false);
+    [GlobalSetup(Target = nameof(CMap))]
+    public void SetupCMap() => Setup(new CMapStore(Shape()));
 
-    [GlobalSetup(Target = nameof(MemoryCache_Insert_New_Delete))]
-    public void SetupMemoryCacheChurn() => LoadMemoryCache(prefillWindow: true);
+    [GlobalSetup(Target = nameof(MemoryCache))]
+    public void SetupMemoryCache() => Setup(new MemoryCacheStore(Shape()));
 
-    [GlobalSetup(Targets = new[]
-    {
-        nameof(Faster_Get_Hit), nameof(Faster_Get_Miss), nameof(Faster_Insert_Overwrite), nameof(Faster_Delete_Insert), nameof(Faster_GetOrInsert),
-    })]
-    public void SetupFaster() => LoadFaster(prefillWindow: false);
+    [GlobalSetup(Target = nameof(Faster))]
+    public void SetupFaster() => Setup(new FasterStore(Shape()));
 
-    [GlobalSetup(Target = nameof(Faster_Insert_New_Delete))]
-    public void SetupFasterChurn() => LoadFaster(prefillWindow: true);
+    [Benchmark(Baseline = true, OperationsPerInvoke = Batch)]
+    public long ConcurrentDictionary() => Run();
+
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public long CMap() => Run();
+
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public long MemoryCache() => Run();
+
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public long Faster() => Run();
+
+    // ---------------------------------------------------------------- setup and cleanup
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        if (_map is not null)
+        if (_store is CMapStore cmap)
         {
-            CMapStatistics s = _map.GetStatistics();
-            Console.WriteLine($"// CMap after run: Count={s.Count:N0} Live={s.LiveBytes:N0} Dead={s.DeadBytes:N0} Chunks={s.ChunkBytes:N0} " +
-                $"Oversize={s.OversizeBytes:N0} Index={s.IndexBytes:N0} Native={s.NativeBytes:N0} PendingRetired={s.PendingRetiredBytes:N0} " +
-                $"Rebuilds={s.IndexRebuilds:N0} ChunksAllocated={s.ChunksAllocated:N0} ChunksReturnedToOs={s.ChunksReturnedToOs:N0}");
+            Console.WriteLine($"// CMap after run: {cmap.DescribeStatistics()}");
         }
 
-        // The size-stable designs must really be size-stable.
+        // The size-stable operations must really be size-stable.
         long expected = Entries + _window;
-        if (_dictionary is not null && _dictionary.Count != expected)
+        if (_store?.Count is long count && count != expected)
         {
-            throw new InvalidOperationException($"ConcurrentDictionary holds {_dictionary.Count} entries after the run; expected {expected}.");
+            throw new InvalidOperationException($"{_store.GetType().Name} holds {count} entries after the run; expected {expected}.");
         }
 
-        if (_map is not null && _map.Count != expected)
-        {
-            throw new InvalidOperationException($"CMap holds {_map.Count} entries after the run; expected {expected}.");
-        }
-
-        if (_cache is not null && _cache.Count != expected)
-        {
-            throw new InvalidOperationException($"MemoryCache holds {_cache.Count} entries after the run; expected {expected}.");
-        }
-
-        _map?.Dispose();
-        _cache?.Dispose();
-        _fasterStore?.Dispose();
-        _map = null!;
-        _cache = null!;
-        _fasterStore = null!;
-        _dictionary = null!;
+        _store?.Dispose();
+        _store = null;
     }
 
-    private void GenerateData()
+    private StoreShape Shape() => new(Entries + Batch, KeySize, ValueSize, StoreSeed);
+
+    private void Setup(IStore store)
+    {
+        _store = store;
+        _session = store.OpenSession();
+        GenerateData(store);
+        Span<byte> value = stackalloc byte[ValueSize];
+        for (int i = 0; i < Entries; i++)
+        {
+            BenchData.FillValue(i, value);
+            _session.Insert(_keys[i], value);
+        }
+
+        if (Operation == CoreOperation.InsertNewDelete)
+        {
+            // W fresh keys are in the store before the first measured op.
+            _window = Math.Max(1, Math.Min(Batch, Entries / 16));
+            for (int i = 0; i < _window; i++)
+            {
+                _session.Insert(in _freshKeys[i], _newValue);
+            }
+
+            _freshPos = _window;
+        }
+
+        Verify();
+    }
+
+    private void GenerateData(IStore store)
     {
         int n = Entries;
         int missCount = BenchData.RoundUp(Math.Min(Math.Max(n, 4 * Batch), MissCountMax), Batch);
         int freshCount = Math.Clamp(n, FreshPoolMin, FreshPoolMax);
         _keys = BenchData.Keys(0, n, KeySize, KeySalt);
-        _missKeys = BenchData.Keys(n, missCount, KeySize, KeySalt);
-        _freshKeys = BenchData.Keys((long)n + missCount, freshCount, KeySize, KeySalt);
+        _missBytes = BenchData.Keys(n, missCount, KeySize, KeySalt);
+        _missKeys = Array.ConvertAll(_missBytes, store.PrepareKey);
+        _freshKeys = Array.ConvertAll(BenchData.Keys((long)n + missCount, freshCount, KeySize, KeySalt), store.PrepareKey);
         _altValues = new byte[AltValueCount][];
         for (int i = 0; i < AltValueCount; i++)
         {
@@ -197,10 +213,10 @@ public class CoreOpsBenchmarks
 
         _newValue = BenchData.Value(long.MinValue, ValueSize);
         _order = BenchData.PermutationSequence(n, BenchData.RoundUp(n, Batch), OrderSeed);
-        _seqKeys = new byte[_order.Length][];
+        _seqKeys = new StoreKey[_order.Length];
         for (int p = 0; p < _order.Length; p++)
         {
-            _seqKeys[p] = (byte[])_keys[_order[p]].Clone();
+            _seqKeys[p] = store.PrepareKey((byte[])_keys[_order[p]].Clone());
         }
 
         _buffer = GC.AllocateArray<byte>(ValueSize * 2, pinned: true);
@@ -210,139 +226,122 @@ public class CoreOpsBenchmarks
         _freshPos = 0;
     }
 
-    /// <summary>For the churn benchmarks: W fresh keys are in the store before the first measured op.</summary>
-    private int PrefillWindow(Action<byte[], int> insert)
+    /// <summary>Every loaded key must read back its value; every miss key must miss.</summary>
+    private void Verify()
     {
-        _window = Math.Max(1, Math.Min(Batch, Entries / 16));
-        for (int i = 0; i < _window; i++)
-        {
-            insert(_freshKeys[i], i);
-        }
-
-        _freshPos = _window;
-        return _window;
-    }
-
-    private void LoadConcurrentDictionary(bool prefillWindow)
-    {
-        GenerateData();
-        _dictionary = new ConcurrentDictionary<byte[], byte[]>(Environment.ProcessorCount, Entries + Batch, ByteArrayComparer.Instance);
-        for (int i = 0; i < Entries; i++)
-        {
-            _dictionary[(byte[])_keys[i].Clone()] = BenchData.Value(i, ValueSize);
-        }
-
-        if (prefillWindow)
-        {
-            PrefillWindow((k, _) => _dictionary[k] = _newValue);
-        }
-
-        Verify("ConcurrentDictionary", k => _dictionary.TryGetValue(k, out byte[]? v) ? v.Length : -1);
-    }
-
-    private void LoadCMap(bool prefillWindow)
-    {
-        GenerateData();
-        _map = new ByteMap(new CMapConfig { Seed = 0x5EED_CAFE, InitialCapacity = Entries + Batch });
-        Span<byte> value = stackalloc byte[ValueSize];
-        for (int i = 0; i < Entries; i++)
-        {
-            BenchData.FillValue(i, value);
-            _map.Insert(_keys[i], value);
-        }
-
-        if (prefillWindow)
-        {
-            PrefillWindow((k, _) => _map.Insert(k, _newValue));
-        }
-
-        Verify("CMap", k => _map.TryGet(k, _buffer, out int w) ? w : -1);
-
-        // Content check as well as presence: TryGet must return the bytes that were loaded.
+        string store = _store!.GetType().Name;
         byte[] expected = new byte[ValueSize];
-        for (int i = 0; i < Entries; i += Math.Max(1, Entries / 997))
+        for (int i = 0; i < _keys.Length; i++)
         {
             BenchData.FillValue(i, expected);
-            if (!_map.TryGet(_keys[i], _buffer, out int w) || !_buffer.AsSpan(0, w).SequenceEqual(expected))
+            if (!_session.TryGet(_keys[i], _buffer, out int written) || !_buffer.AsSpan(0, written).SequenceEqual(expected))
             {
-                throw new InvalidOperationException($"CMap returned wrong bytes for key {i}.");
+                throw new InvalidOperationException($"{store}: loaded key {i} did not read back its value; hits would not measure hits.");
+            }
+        }
+
+        for (int i = 0; i < _missBytes.Length; i++)
+        {
+            if (_session.TryGet(_missBytes[i], _buffer, out _))
+            {
+                throw new InvalidOperationException($"{store}: miss key {i} was found; misses would not measure misses.");
             }
         }
     }
 
-    private void LoadMemoryCache(bool prefillWindow)
+    // ---------------------------------------------------------------- the operations (each a batch)
+
+    private long Run() => Operation switch
     {
-        GenerateData();
-        _seqHexKeys = BenchData.Hex(_seqKeys);
-        _hexMissKeys = BenchData.Hex(_missKeys);
-        _hexFreshKeys = BenchData.Hex(_freshKeys);
-        _cache = new MemoryCache(new MemoryCacheOptions());
-        for (int i = 0; i < Entries; i++)
-        {
-            // A separately built string, so lookups compare two different instances.
-            _cache.Set(Convert.ToHexString(_keys[i]), BenchData.Value(i, ValueSize));
-        }
+        CoreOperation.GetHit => Get(_seqKeys, NextBatch()),
+        CoreOperation.GetMiss => Get(_missKeys, NextMissBatch()),
+        CoreOperation.InsertOverwrite => InsertOverwrite(),
+        CoreOperation.InsertNewDelete => InsertNewDelete(),
+        CoreOperation.DeleteInsert => DeleteInsert(),
+        CoreOperation.GetOrInsert => GetOrInsert(),
+        _ => throw new InvalidOperationException($"Unknown operation {Operation}."),
+    };
 
-        byte[] newValue = _newValue;
-        _cacheFactory = _ => newValue;
-        if (prefillWindow)
-        {
-            PrefillWindow((_, i) => _cache.Set(_hexFreshKeys[i], _newValue));
-        }
-
-        var index = new System.Collections.Generic.Dictionary<byte[], string>(ByteArrayComparer.Instance);
-        for (int i = 0; i < _keys.Length; i++)
-        {
-            index[_keys[i]] = Convert.ToHexString(_keys[i]);
-        }
-
-        for (int i = 0; i < _missKeys.Length; i++)
-        {
-            index[_missKeys[i]] = _hexMissKeys[i];
-        }
-
-        Verify("MemoryCache", k => _cache.TryGetValue(index[k], out object? v) ? ((byte[])v!).Length : -1);
-    }
-
-    private void LoadFaster(bool prefillWindow)
+    private long Get(StoreKey[] keys, int p)
     {
-        GenerateData();
-        _fasterStore = new FasterStore(Entries + Batch, KeySize, ValueSize);
-        _faster = _fasterStore.NewSession();
-        byte[] value = new byte[ValueSize];
-        for (int i = 0; i < Entries; i++)
+        IStoreSession s = _session;
+        Span<byte> buffer = _buffer;
+        long sum = 0;
+        for (int i = 0; i < Batch; i++)
         {
-            BenchData.FillValue(i, value);
-            _faster.Upsert(_keys[i], value);
-        }
-
-        if (prefillWindow)
-        {
-            PrefillWindow((k, _) => _faster.Upsert(k, _newValue));
-        }
-
-        Verify("FASTER", k => _faster.Read(k, _buffer));
-    }
-
-    /// <summary>Every loaded key must hit with a value of the right length; every miss key must miss.</summary>
-    private void Verify(string store, Func<byte[], int> lookup)
-    {
-        for (int i = 0; i < _keys.Length; i++)
-        {
-            int len = lookup(_keys[i]);
-            if (len != ValueSize)
+            if (s.TryGet(in keys[p + i], buffer, out int written))
             {
-                throw new InvalidOperationException($"{store}: loaded key {i} did not hit (got length {len}); Get_Hit would not measure hits.");
+                sum += written;
             }
         }
 
-        for (int i = 0; i < _missKeys.Length; i++)
+        return sum;
+    }
+
+    private long InsertOverwrite()
+    {
+        IStoreSession s = _session;
+        StoreKey[] keys = _seqKeys;
+        byte[][] values = _altValues;
+        int p = NextBatch();
+        for (int i = 0; i < Batch; i++)
         {
-            if (lookup(_missKeys[i]) >= 0)
-            {
-                throw new InvalidOperationException($"{store}: miss key {i} was found; Get_Miss would not measure misses.");
-            }
+            s.Insert(in keys[p + i], values[i & (AltValueCount - 1)]);
         }
+
+        return p;
+    }
+
+    /// <summary>Insert a fresh key, then delete the one inserted W ops ago.</summary>
+    private long InsertNewDelete()
+    {
+        IStoreSession s = _session;
+        StoreKey[] fresh = _freshKeys;
+        byte[] value = _newValue;
+        int n = fresh.Length;
+        int w = _window;
+        int p = NextFreshBatch();
+        for (int i = 0; i < Batch; i++)
+        {
+            int j = p + i;
+            int add = j >= n ? j - n : j;
+            int del = add >= w ? add - w : add - w + n;
+            s.Insert(in fresh[add], value);
+            s.Delete(in fresh[del]);
+        }
+
+        return p;
+    }
+
+    /// <summary>Delete a loaded key, then insert it again.</summary>
+    private long DeleteInsert()
+    {
+        IStoreSession s = _session;
+        StoreKey[] keys = _seqKeys;
+        byte[][] values = _altValues;
+        int p = NextBatch();
+        for (int i = 0; i < Batch; i++)
+        {
+            s.Delete(in keys[p + i]);
+            s.Insert(in keys[p + i], values[i & (AltValueCount - 1)]);
+        }
+
+        return p;
+    }
+
+    private long GetOrInsert()
+    {
+        IStoreSession s = _session;
+        StoreKey[] keys = _seqKeys;
+        byte[] value = _newValue;
+        int p = NextBatch();
+        long sum = 0;
+        for (int i = 0; i < Batch; i++)
+        {
+            sum += s.GetOrInsert(in keys[p + i], value);
+        }
+
+        return sum;
     }
 
     // ---------------------------------------------------------------- cursors (a few ns per invocation, not per op)
@@ -369,482 +368,5 @@ public class CoreOpsBenchmarks
         int p = _freshPos;
         _freshPos = (p + Batch) % _freshKeys.Length;
         return p;
-    }
-
-    // ---------------------------------------------------------------- Get_Hit
-
-    [Benchmark(Baseline = true, OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(GetHit)]
-    public long ConcurrentDictionary_Get_Hit()
-    {
-        ConcurrentDictionary<byte[], byte[]> d = _dictionary;
-        byte[][] keys = _seqKeys;
-        Span<byte> buffer = _buffer;
-        int p = NextBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            if (d.TryGetValue(keys[p + i], out byte[]? v))
-            {
-                v.CopyTo(buffer);
-                sum += v.Length;
-            }
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(GetHit)]
-    public long CMap_Get_Hit()
-    {
-        ByteMap map = _map;
-        byte[][] keys = _seqKeys;
-        Span<byte> buffer = _buffer;
-        int p = NextBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            map.TryGet(keys[p + i], buffer, out int written);
-            sum += written;
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(GetHit)]
-    public long MemoryCache_Get_Hit()
-    {
-        MemoryCache cache = _cache;
-        string[] keys = _seqHexKeys;
-        Span<byte> buffer = _buffer;
-        int p = NextBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            if (cache.TryGetValue(keys[p + i], out object? o))
-            {
-                var v = (byte[])o!;
-                v.CopyTo(buffer);
-                sum += v.Length;
-            }
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(GetHit)]
-    public long Faster_Get_Hit()
-    {
-        FasterSession s = _faster;
-        byte[][] keys = _seqKeys;
-        byte[] buffer = _buffer;
-        int p = NextBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            sum += s.Read(keys[p + i], buffer);
-        }
-
-        return sum;
-    }
-
-    // ---------------------------------------------------------------- Get_Miss
-
-    [Benchmark(Baseline = true, OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(GetMiss)]
-    public long ConcurrentDictionary_Get_Miss()
-    {
-        ConcurrentDictionary<byte[], byte[]> d = _dictionary;
-        byte[][] keys = _missKeys;
-        Span<byte> buffer = _buffer;
-        int p = NextMissBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            if (d.TryGetValue(keys[p + i], out byte[]? v))
-            {
-                v.CopyTo(buffer);
-                sum += v.Length;
-            }
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(GetMiss)]
-    public long CMap_Get_Miss()
-    {
-        ByteMap map = _map;
-        byte[][] keys = _missKeys;
-        Span<byte> buffer = _buffer;
-        int p = NextMissBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            map.TryGet(keys[p + i], buffer, out int written);
-            sum += written;
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(GetMiss)]
-    public long MemoryCache_Get_Miss()
-    {
-        MemoryCache cache = _cache;
-        string[] keys = _hexMissKeys;
-        Span<byte> buffer = _buffer;
-        int p = NextMissBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            if (cache.TryGetValue(keys[p + i], out object? o))
-            {
-                var v = (byte[])o!;
-                v.CopyTo(buffer);
-                sum += v.Length;
-            }
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(GetMiss)]
-    public long Faster_Get_Miss()
-    {
-        FasterSession s = _faster;
-        byte[][] keys = _missKeys;
-        byte[] buffer = _buffer;
-        int p = NextMissBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            sum += s.Read(keys[p + i], buffer);
-        }
-
-        return sum;
-    }
-
-    // ---------------------------------------------------------------- Insert_New_Delete (insert fresh key + delete the one from W ops ago)
-
-    [Benchmark(Baseline = true, OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(InsertNewDelete)]
-    public long ConcurrentDictionary_Insert_New_Delete()
-    {
-        ConcurrentDictionary<byte[], byte[]> d = _dictionary;
-        byte[][] fresh = _freshKeys;
-        byte[] value = _newValue;
-        int n = fresh.Length;
-        int w = _window;
-        int p = NextFreshBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            int j = p + i;
-            int add = j >= n ? j - n : j;
-            int del = add >= w ? add - w : add - w + n;
-            d[fresh[add]] = value;
-            sum += d.TryRemove(fresh[del], out _) ? 1 : 0;
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(InsertNewDelete)]
-    public long CMap_Insert_New_Delete()
-    {
-        ByteMap map = _map;
-        byte[][] fresh = _freshKeys;
-        byte[] value = _newValue;
-        int n = fresh.Length;
-        int w = _window;
-        int p = NextFreshBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            int j = p + i;
-            int add = j >= n ? j - n : j;
-            int del = add >= w ? add - w : add - w + n;
-            sum += map.Insert(fresh[add], value) ? 1 : 0;
-            sum += map.Delete(fresh[del]) ? 1 : 0;
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(InsertNewDelete)]
-    public long MemoryCache_Insert_New_Delete()
-    {
-        MemoryCache cache = _cache;
-        string[] fresh = _hexFreshKeys;
-        byte[] value = _newValue;
-        int n = fresh.Length;
-        int w = _window;
-        int p = NextFreshBatch();
-        for (int i = 0; i < Batch; i++)
-        {
-            int j = p + i;
-            int add = j >= n ? j - n : j;
-            int del = add >= w ? add - w : add - w + n;
-            cache.Set(fresh[add], value);
-            cache.Remove(fresh[del]);
-        }
-
-        return p;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(InsertNewDelete)]
-    public long Faster_Insert_New_Delete()
-    {
-        FasterSession s = _faster;
-        byte[][] fresh = _freshKeys;
-        byte[] value = _newValue;
-        int n = fresh.Length;
-        int w = _window;
-        int p = NextFreshBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            int j = p + i;
-            int add = j >= n ? j - n : j;
-            int del = add >= w ? add - w : add - w + n;
-            s.Upsert(fresh[add], value);
-            sum += s.Delete(fresh[del]) ? 1 : 0;
-        }
-
-        return sum;
-    }
-
-    // ---------------------------------------------------------------- Insert_Overwrite
-
-    [Benchmark(Baseline = true, OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(InsertOverwrite)]
-    public long ConcurrentDictionary_Insert_Overwrite()
-    {
-        ConcurrentDictionary<byte[], byte[]> d = _dictionary;
-        byte[][] keys = _seqKeys;
-        byte[][] values = _altValues;
-        int p = NextBatch();
-        for (int i = 0; i < Batch; i++)
-        {
-            d[keys[p + i]] = values[i & (AltValueCount - 1)];
-        }
-
-        return p;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(InsertOverwrite)]
-    public long CMap_Insert_Overwrite()
-    {
-        ByteMap map = _map;
-        byte[][] keys = _seqKeys;
-        byte[][] values = _altValues;
-        int p = NextBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            sum += map.Insert(keys[p + i], values[i & (AltValueCount - 1)]) ? 1 : 0;
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(InsertOverwrite)]
-    public long MemoryCache_Insert_Overwrite()
-    {
-        MemoryCache cache = _cache;
-        string[] keys = _seqHexKeys;
-        byte[][] values = _altValues;
-        int p = NextBatch();
-        for (int i = 0; i < Batch; i++)
-        {
-            cache.Set(keys[p + i], values[i & (AltValueCount - 1)]);
-        }
-
-        return p;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(InsertOverwrite)]
-    public long Faster_Insert_Overwrite()
-    {
-        FasterSession s = _faster;
-        byte[][] keys = _seqKeys;
-        byte[][] values = _altValues;
-        int p = NextBatch();
-        for (int i = 0; i < Batch; i++)
-        {
-            s.Upsert(keys[p + i], values[i & (AltValueCount - 1)]);
-        }
-
-        return p;
-    }
-
-    // ---------------------------------------------------------------- Delete_Insert (delete a loaded key + insert it again)
-
-    [Benchmark(Baseline = true, OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(DeleteInsert)]
-    public long ConcurrentDictionary_Delete_Insert()
-    {
-        ConcurrentDictionary<byte[], byte[]> d = _dictionary;
-        byte[][] keys = _seqKeys;
-        byte[][] values = _altValues;
-        int p = NextBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            byte[] k = keys[p + i];
-            sum += d.TryRemove(k, out _) ? 1 : 0;
-            d[k] = values[i & (AltValueCount - 1)];
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(DeleteInsert)]
-    public long CMap_Delete_Insert()
-    {
-        ByteMap map = _map;
-        byte[][] keys = _seqKeys;
-        byte[][] values = _altValues;
-        int p = NextBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            byte[] k = keys[p + i];
-            sum += map.Delete(k) ? 1 : 0;
-            sum += map.Insert(k, values[i & (AltValueCount - 1)]) ? 1 : 0;
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(DeleteInsert)]
-    public long MemoryCache_Delete_Insert()
-    {
-        MemoryCache cache = _cache;
-        string[] keys = _seqHexKeys;
-        byte[][] values = _altValues;
-        int p = NextBatch();
-        for (int i = 0; i < Batch; i++)
-        {
-            string k = keys[p + i];
-            cache.Remove(k);
-            cache.Set(k, values[i & (AltValueCount - 1)]);
-        }
-
-        return p;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(DeleteInsert)]
-    public long Faster_Delete_Insert()
-    {
-        FasterSession s = _faster;
-        byte[][] keys = _seqKeys;
-        byte[][] values = _altValues;
-        int p = NextBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            byte[] k = keys[p + i];
-            sum += s.Delete(k) ? 1 : 0;
-            s.Upsert(k, values[i & (AltValueCount - 1)]);
-        }
-
-        return sum;
-    }
-
-    // ---------------------------------------------------------------- GetOrInsert (existing keys: returns the stored value)
-
-    [Benchmark(Baseline = true, OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(GetOrInsertCategory)]
-    public long ConcurrentDictionary_GetOrInsert()
-    {
-        ConcurrentDictionary<byte[], byte[]> d = _dictionary;
-        byte[][] keys = _seqKeys;
-        byte[] value = _newValue;
-        int p = NextBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            sum += d.GetOrAdd(keys[p + i], value).Length;
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(GetOrInsertCategory)]
-    public long CMap_GetOrInsert()
-    {
-        ByteMap map = _map;
-        byte[][] keys = _seqKeys;
-        byte[] value = _newValue;
-        int p = NextBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            sum += map.GetOrInsert(keys[p + i], value, out bool inserted).Length;
-            sum += inserted ? 1 : 0;
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(GetOrInsertCategory)]
-    public long MemoryCache_GetOrInsert()
-    {
-        MemoryCache cache = _cache;
-        string[] keys = _seqHexKeys;
-        Func<ICacheEntry, byte[]> factory = _cacheFactory;
-        int p = NextBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            sum += cache.GetOrCreate(keys[p + i], factory)!.Length;
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Batch)]
-    [BenchmarkCategory(GetOrInsertCategory)]
-    public long Faster_GetOrInsert()
-    {
-        FasterSession s = _faster;
-        byte[][] keys = _seqKeys;
-        byte[] value = _newValue;
-        byte[] buffer = _buffer;
-        int p = NextBatch();
-        long sum = 0;
-        for (int i = 0; i < Batch; i++)
-        {
-            byte[] k = keys[p + i];
-            int len = s.Read(k, buffer);
-            if (len < 0)
-            {
-                s.Upsert(k, value);
-                len = value.Length;
-            }
-
-            sum += len;
-        }
-
-        return sum;
     }
 }

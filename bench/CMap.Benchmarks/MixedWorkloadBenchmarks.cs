@@ -1,22 +1,23 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Threading;
 using BenchmarkDotNet.Attributes;
+using CMap.Bench.Stores;
 using CMap.Benchmarks.Infrastructure;
-using Microsoft.Extensions.Caching.Memory;
 
 namespace CMap.Benchmarks;
 
 /// <summary>
 /// Read/write mix over Zipf-distributed keys (s = 0.86, as in BitFaster.Caching), 16-byte keys.
 /// <para>
-/// A read copies the value into a per-thread caller buffer (CMap <c>TryGet</c> into a span; ConcurrentDictionary /
-/// MemoryCache TryGetValue + copy; FASTER Read into a pinned buffer). A write replaces the value of an existing
-/// key (CMap Insert, dictionary indexer, MemoryCache Set, FASTER Upsert) with one of 16 pre-built values of the
-/// same size. ConcurrentDictionary and MemoryCache store the reference they are given, CMap and FASTER copy
-/// the bytes: that difference is part of what is measured.
+/// One benchmark method per store, all running the same slices through the store's adapter
+/// (bench/CMap.Bench.Shared/Stores, keys prepared in setup). A read copies the value into a per-thread caller buffer
+/// (CMap <c>TryGet</c> into a span; ConcurrentDictionary / MemoryCache TryGetValue + copy; FASTER Read into the
+/// span). A write replaces the value of an existing key (CMap Insert, dictionary indexer, MemoryCache Set, FASTER
+/// Upsert) with one of 16 pre-built values of the same size. ConcurrentDictionary and MemoryCache store the
+/// reference they are given, CMap and FASTER copy the bytes: that difference is part of what is measured. FASTER
+/// gets one session per thread.
 /// </para>
 /// <para>
 /// The op sequence (key index and read/write flag packed in an int) is precomputed in [GlobalSetup] with a fixed
@@ -47,12 +48,11 @@ public class MixedWorkloadBenchmarks
     private const int SequenceSeed = 86;
     private const int ResultStride = 16; // longs: one cache line per thread's result
 
-    // _keys[i] is loaded key i (load and verify only). The measured loops read _seqKeys / _seqHexKeys: position p
-    // holds a copy of the key of op p, allocated in sequence order, so fetching the lookup key is a prefetched
+    // _keys[i] is loaded key i (load and verify only). The measured loops read _seqKeys: position p holds the
+    // prepared key of op p, built from a copy allocated in sequence order, so fetching the lookup key is a prefetched
     // sequential stream rather than a cache miss charged to every store alike (see CoreOpsBenchmarks).
     private byte[][] _keys = null!;
-    private byte[][] _seqKeys = null!;
-    private string[] _seqHexKeys = null!;
+    private StoreKey[] _seqKeys = null!;
     private byte[][] _writeValues = null!;
     private int[] _sequence = null!;
     private byte[][] _buffers = null!;
@@ -61,11 +61,8 @@ public class MixedWorkloadBenchmarks
     private WorkerGroup _workers = null!;
     private Action<int> _body = null!;
 
-    private ConcurrentDictionary<byte[], byte[]> _dictionary = null!;
-    private ByteMap _map = null!;
-    private MemoryCache _cache = null!;
-    private FasterStore _fasterStore = null!;
-    private FasterSession[] _faster = null!;
+    private IStore? _store;
+    private IStoreSession[] _sessions = null!;
 
     [ParamsSource(nameof(Shapes))]
     public Shape Shape { get; set; } = null!;
@@ -133,105 +130,80 @@ public class MixedWorkloadBenchmarks
         return list;
     }
 
-    // ---------------------------------------------------------------- setup
+    // ---------------------------------------------------------------- one method per store (the baseline is a method)
 
     [GlobalSetup(Target = nameof(ConcurrentDictionary_Mixed))]
-    public void SetupConcurrentDictionary()
-    {
-        GenerateData();
-        _dictionary = new ConcurrentDictionary<byte[], byte[]>(Environment.ProcessorCount, Shape.Entries, ByteArrayComparer.Instance);
-        for (int i = 0; i < Shape.Entries; i++)
-        {
-            _dictionary[(byte[])_keys[i].Clone()] = BenchData.Value(i, Shape.ValueSize);
-        }
-
-        Verify("ConcurrentDictionary", k => _dictionary.TryGetValue(k, out byte[]? v) ? v.Length : -1);
-        Start(DictionarySlice);
-    }
+    public void SetupConcurrentDictionary() => Setup(new ConcurrentDictionaryStore(ShapeOfStore()));
 
     [GlobalSetup(Target = nameof(CMap_Mixed))]
-    public void SetupCMap()
-    {
-        GenerateData();
-        _map = new ByteMap(new CMapConfig { Seed = 0x5EED_CAFE, InitialCapacity = Shape.Entries });
-        byte[] value = new byte[Shape.ValueSize];
-        for (int i = 0; i < Shape.Entries; i++)
-        {
-            BenchData.FillValue(i, value);
-            _map.Insert(_keys[i], value);
-        }
-
-        Verify("CMap", k => _map.TryGet(k, _buffers[0], out int w) ? w : -1);
-        Start(CMapSlice);
-    }
+    public void SetupCMap() => Setup(new CMapStore(ShapeOfStore()));
 
     [GlobalSetup(Target = nameof(MemoryCache_Mixed))]
-    public void SetupMemoryCache()
-    {
-        GenerateData();
-        _seqHexKeys = BenchData.Hex(_seqKeys);
-        _cache = new MemoryCache(new MemoryCacheOptions());
-        for (int i = 0; i < Shape.Entries; i++)
-        {
-            _cache.Set(Convert.ToHexString(_keys[i]), BenchData.Value(i, Shape.ValueSize));
-        }
-
-        for (int i = 0; i < _keys.Length; i++)
-        {
-            if (!_cache.TryGetValue(Convert.ToHexString(_keys[i]), out object? v) || ((byte[])v!).Length != Shape.ValueSize)
-            {
-                throw new InvalidOperationException($"MemoryCache: loaded key {i} did not hit.");
-            }
-        }
-
-        Start(MemoryCacheSlice);
-    }
+    public void SetupMemoryCache() => Setup(new MemoryCacheStore(ShapeOfStore()));
 
     [GlobalSetup(Target = nameof(Faster_Mixed))]
-    public void SetupFaster()
-    {
-        GenerateData();
-        _fasterStore = new FasterStore(Shape.Entries, KeySize, Shape.ValueSize);
-        _faster = new FasterSession[Threads];
-        for (int t = 0; t < Threads; t++)
-        {
-            _faster[t] = _fasterStore.NewSession();
-        }
+    public void SetupFaster() => Setup(new FasterStore(ShapeOfStore()));
 
-        byte[] value = new byte[Shape.ValueSize];
-        for (int i = 0; i < Shape.Entries; i++)
-        {
-            BenchData.FillValue(i, value);
-            _faster[0].Upsert(_keys[i], value);
-        }
+    [Benchmark(Baseline = true, OperationsPerInvoke = OpsPerInvoke)]
+    public long ConcurrentDictionary_Mixed() => RunBatch();
 
-        Verify("FASTER", k => _faster[0].Read(k, _buffers[0]));
-        Start(FasterSlice);
-    }
+    [Benchmark(OperationsPerInvoke = OpsPerInvoke)]
+    public long CMap_Mixed() => RunBatch();
+
+    [Benchmark(OperationsPerInvoke = OpsPerInvoke)]
+    public long MemoryCache_Mixed() => RunBatch();
+
+    [Benchmark(OperationsPerInvoke = OpsPerInvoke)]
+    public long Faster_Mixed() => RunBatch();
+
+    // ---------------------------------------------------------------- setup and cleanup
 
     [GlobalCleanup]
     public void Cleanup()
     {
         _workers?.Dispose();
-        if (_map is not null)
+        if (_store is CMapStore cmap)
         {
-            CMapStatistics s = _map.GetStatistics();
-            Console.WriteLine($"// CMap after run: Count={s.Count:N0} Live={s.LiveBytes:N0} Dead={s.DeadBytes:N0} Chunks={s.ChunkBytes:N0} " +
-                $"Oversize={s.OversizeBytes:N0} Index={s.IndexBytes:N0} Native={s.NativeBytes:N0} PendingRetired={s.PendingRetiredBytes:N0} " +
-                $"Rebuilds={s.IndexRebuilds:N0} ChunksAllocated={s.ChunksAllocated:N0} ChunksReturnedToOs={s.ChunksReturnedToOs:N0}");
-            _map.Dispose();
+            Console.WriteLine($"// CMap after run: {cmap.DescribeStatistics()}");
         }
 
-        _cache?.Dispose();
-        _fasterStore?.Dispose();
+        _store?.Dispose();
         _workers = null!;
-        _map = null!;
-        _cache = null!;
-        _fasterStore = null!;
-        _dictionary = null!;
+        _store = null;
     }
 
-    private void GenerateData()
+    private StoreShape ShapeOfStore() => new(Shape.Entries, KeySize, Shape.ValueSize, 0x5EED_CAFE);
+
+    private void Setup(IStore store)
+    {
+        _store = store;
+        _sessions = new IStoreSession[Threads];
+        for (int t = 0; t < Threads; t++)
+        {
+            _sessions[t] = store.OpenSession();
+        }
+
+        GenerateData(store);
+        byte[] value = new byte[Shape.ValueSize];
+        for (int i = 0; i < Shape.Entries; i++)
+        {
+            BenchData.FillValue(i, value);
+            _sessions[0].Insert(_keys[i], value);
+        }
+
+        for (int i = 0; i < _keys.Length; i++)
+        {
+            if (!_sessions[0].TryGet(_keys[i], _buffers[0], out int written) || written != Shape.ValueSize)
+            {
+                throw new InvalidOperationException($"{store.GetType().Name}: loaded key {i} did not hit; reads would not measure hits.");
+            }
+        }
+
+        _body = Slice;
+        _workers = new WorkerGroup(Threads);
+    }
+
+    private void GenerateData(IStore store)
     {
         int n = Shape.Entries;
         int valueSize = Shape.ValueSize;
@@ -259,10 +231,10 @@ public class MixedWorkloadBenchmarks
             _sequence[i] = rng.NextDouble() < writeProbability ? key | WriteFlag : key;
         }
 
-        _seqKeys = new byte[SequenceLength][];
+        _seqKeys = new StoreKey[SequenceLength];
         for (int i = 0; i < SequenceLength; i++)
         {
-            _seqKeys[i] = (byte[])_keys[_sequence[i] & int.MaxValue].Clone();
+            _seqKeys[i] = store.PrepareKey((byte[])_keys[_sequence[i] & int.MaxValue].Clone());
         }
 
         _buffers = new byte[Threads][];
@@ -274,37 +246,6 @@ public class MixedWorkloadBenchmarks
         _results = new long[Threads * ResultStride];
         _cursor = 0;
     }
-
-    private void Verify(string store, Func<byte[], int> lookup)
-    {
-        for (int i = 0; i < _keys.Length; i++)
-        {
-            if (lookup(_keys[i]) != Shape.ValueSize)
-            {
-                throw new InvalidOperationException($"{store}: loaded key {i} did not hit; reads would not measure hits.");
-            }
-        }
-    }
-
-    private void Start(Action<int> body)
-    {
-        _body = body;
-        _workers = new WorkerGroup(Threads);
-    }
-
-    // ---------------------------------------------------------------- benchmarks
-
-    [Benchmark(Baseline = true, OperationsPerInvoke = OpsPerInvoke)]
-    public long ConcurrentDictionary_Mixed() => RunBatch();
-
-    [Benchmark(OperationsPerInvoke = OpsPerInvoke)]
-    public long CMap_Mixed() => RunBatch();
-
-    [Benchmark(OperationsPerInvoke = OpsPerInvoke)]
-    public long MemoryCache_Mixed() => RunBatch();
-
-    [Benchmark(OperationsPerInvoke = OpsPerInvoke)]
-    public long Faster_Mixed() => RunBatch();
 
     private long RunBatch()
     {
@@ -321,116 +262,32 @@ public class MixedWorkloadBenchmarks
     }
 
     /// <summary>Thread <paramref name="id"/>'s share of this invocation's ops: [start, end) in the sequence.</summary>
-    private (int Start, int End) Slice(int id)
+    private (int Start, int End) Range(int id, int threads)
     {
-        int threads = Threads;
         int start = _cursor + (int)((long)OpsPerInvoke * id / threads);
         int end = _cursor + (int)((long)OpsPerInvoke * (id + 1) / threads);
         return (start, end);
     }
 
-    private void DictionarySlice(int id)
+    private void Slice(int id)
     {
-        (int start, int end) = Slice(id);
-        ConcurrentDictionary<byte[], byte[]> d = _dictionary;
-        byte[][] keys = _seqKeys;
+        (int start, int end) = Range(id, Threads);
+        IStoreSession s = _sessions[id];
+        StoreKey[] keys = _seqKeys;
         byte[][] values = _writeValues;
         int[] seq = _sequence;
         Span<byte> buffer = _buffers[id];
         long sum = 0;
         for (int p = start; p < end; p++)
         {
-            int op = seq[p];
-            if (op < 0)
+            if (seq[p] < 0)
             {
-                d[keys[p]] = values[p & (WriteValueCount - 1)];
+                s.Insert(in keys[p], values[p & (WriteValueCount - 1)]);
                 sum++;
             }
-            else if (d.TryGetValue(keys[p], out byte[]? v))
+            else if (s.TryGet(in keys[p], buffer, out int written))
             {
-                v.CopyTo(buffer);
-                sum += v.Length;
-            }
-        }
-
-        Volatile.Write(ref _results[id * ResultStride], sum);
-    }
-
-    private void CMapSlice(int id)
-    {
-        (int start, int end) = Slice(id);
-        ByteMap map = _map;
-        byte[][] keys = _seqKeys;
-        byte[][] values = _writeValues;
-        int[] seq = _sequence;
-        Span<byte> buffer = _buffers[id];
-        long sum = 0;
-        for (int p = start; p < end; p++)
-        {
-            int op = seq[p];
-            if (op < 0)
-            {
-                map.Insert(keys[p], values[p & (WriteValueCount - 1)]);
-                sum++;
-            }
-            else
-            {
-                map.TryGet(keys[p], buffer, out int written);
                 sum += written;
-            }
-        }
-
-        Volatile.Write(ref _results[id * ResultStride], sum);
-    }
-
-    private void MemoryCacheSlice(int id)
-    {
-        (int start, int end) = Slice(id);
-        MemoryCache cache = _cache;
-        string[] keys = _seqHexKeys;
-        byte[][] values = _writeValues;
-        int[] seq = _sequence;
-        Span<byte> buffer = _buffers[id];
-        long sum = 0;
-        for (int p = start; p < end; p++)
-        {
-            int op = seq[p];
-            if (op < 0)
-            {
-                cache.Set(keys[p], values[p & (WriteValueCount - 1)]);
-                sum++;
-            }
-            else if (cache.TryGetValue(keys[p], out object? o))
-            {
-                var v = (byte[])o!;
-                v.CopyTo(buffer);
-                sum += v.Length;
-            }
-        }
-
-        Volatile.Write(ref _results[id * ResultStride], sum);
-    }
-
-    private void FasterSlice(int id)
-    {
-        (int start, int end) = Slice(id);
-        FasterSession s = _faster[id];
-        byte[][] keys = _seqKeys;
-        byte[][] values = _writeValues;
-        int[] seq = _sequence;
-        byte[] buffer = _buffers[id];
-        long sum = 0;
-        for (int p = start; p < end; p++)
-        {
-            int op = seq[p];
-            if (op < 0)
-            {
-                s.Upsert(keys[p], values[p & (WriteValueCount - 1)]);
-                sum++;
-            }
-            else
-            {
-                sum += s.Read(keys[p], buffer);
             }
         }
 

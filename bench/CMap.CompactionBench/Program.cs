@@ -5,7 +5,8 @@ using System.IO;
 using System.Text;
 using System.Threading;
 using CMap;
-using CMap.Compare;
+using HdrHistogram;
+using Latency = CMap.Bench.Latency;
 
 namespace CMap.CompactionBench;
 
@@ -121,13 +122,13 @@ internal static class Program
         report.AppendLine("## Writer stall and Get latency, with and without compaction\n");
         report.AppendLine(CultureInfo.InvariantCulture, $"One writer overwriting random keys, one reader getting random keys, {s_seconds:F0} s each; latencies in µs. Ratio = compaction on / off.\n");
         report.AppendLine("| figure | compaction off | compaction on | ratio |\n|---|---|---|---|");
-        Row(report, "writer p50", off.Writes.ValueAtPercentile(50), on.Writes.ValueAtPercentile(50));
-        Row(report, "writer p99", off.Writes.ValueAtPercentile(99), on.Writes.ValueAtPercentile(99));
-        Row(report, "writer p99.9", off.Writes.ValueAtPercentile(99.9), on.Writes.ValueAtPercentile(99.9));
-        Row(report, "writer max", off.Writes.Max, on.Writes.Max);
-        Row(report, "Get p50", off.Reads.ValueAtPercentile(50), on.Reads.ValueAtPercentile(50));
-        Row(report, "Get p99", off.Reads.ValueAtPercentile(99), on.Reads.ValueAtPercentile(99));
-        Row(report, "Get p99.9", off.Reads.ValueAtPercentile(99.9), on.Reads.ValueAtPercentile(99.9));
+        Row(report, "writer p50", off.Writes.GetValueAtPercentile(50), on.Writes.GetValueAtPercentile(50));
+        Row(report, "writer p99", off.Writes.GetValueAtPercentile(99), on.Writes.GetValueAtPercentile(99));
+        Row(report, "writer p99.9", off.Writes.GetValueAtPercentile(99.9), on.Writes.GetValueAtPercentile(99.9));
+        Row(report, "writer max", off.Writes.GetMaxValue(), on.Writes.GetMaxValue());
+        Row(report, "Get p50", off.Reads.GetValueAtPercentile(50), on.Reads.GetValueAtPercentile(50));
+        Row(report, "Get p99", off.Reads.GetValueAtPercentile(99), on.Reads.GetValueAtPercentile(99));
+        Row(report, "Get p99.9", off.Reads.GetValueAtPercentile(99.9), on.Reads.GetValueAtPercentile(99.9));
         report.AppendLine(CultureInfo.InvariantCulture, $"| writes / s | {off.Writes.TotalCount / s_seconds:N0} | {on.Writes.TotalCount / s_seconds:N0} | {(double)on.Writes.TotalCount / off.Writes.TotalCount:F2} |");
         report.AppendLine(CultureInfo.InvariantCulture, $"| reads / s | {off.Reads.TotalCount / s_seconds:N0} | {on.Reads.TotalCount / s_seconds:N0} | {(double)on.Reads.TotalCount / off.Reads.TotalCount:F2} |");
         report.AppendLine(CultureInfo.InvariantCulture, $"| chunks compacted during the phase | {off.Compacted:N0} | {on.Compacted:N0} | |");
@@ -138,7 +139,7 @@ internal static class Program
     private static void Row(StringBuilder report, string name, long offNs, long onNs) =>
         report.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {offNs / 1000.0:F2} | {onNs / 1000.0:F2} | {(offNs == 0 ? 0 : (double)onNs / offNs):F2} |");
 
-    private sealed record Phase(LatencyHistogram Writes, LatencyHistogram Reads, long Compacted, long Moved, long DeadAtEnd);
+    private sealed record Phase(LongHistogram Writes, LongHistogram Reads, long Compacted, long Moved, long DeadAtEnd);
 
     private static Phase RunPhase(byte[][] keys, bool background)
     {
@@ -151,8 +152,8 @@ internal static class Program
         }
 
         CMapStatistics start = map.GetStatistics();
-        var writes = new LatencyHistogram();
-        var reads = new LatencyHistogram();
+        LongHistogram writes = Latency.NewHistogram();
+        LongHistogram reads = Latency.NewHistogram();
         using var stop = new CancellationTokenSource();
         using var go = new Barrier(3);
         var writer = new Thread(() =>
@@ -165,7 +166,7 @@ internal static class Program
                 byte[] k = keys[rnd.Next(keys.Length)];
                 long t0 = Stopwatch.GetTimestamp();
                 map.Insert(k, v);
-                writes.Record(LatencyHistogram.ToNanoseconds(Stopwatch.GetTimestamp() - t0));
+                writes.RecordValue(Latency.Since(t0));
             }
         });
         var reader = new Thread(() =>
@@ -178,7 +179,7 @@ internal static class Program
                 byte[] k = keys[rnd.Next(keys.Length)];
                 long t0 = Stopwatch.GetTimestamp();
                 map.TryGet(k, buffer, out _);
-                reads.Record(LatencyHistogram.ToNanoseconds(Stopwatch.GetTimestamp() - t0));
+                reads.RecordValue(Latency.Since(t0));
             }
         });
         writer.Start();

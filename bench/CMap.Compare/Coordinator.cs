@@ -4,31 +4,67 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
+using CMap.Bench;
+using Spectre.Console;
 
 namespace CMap.Compare;
 
 /// <summary>
-/// Runs each store in a worker process of its own, one after the other, then writes the console table,
-/// results.json, report.md and the charts.
+/// Runs every store in interleaved rounds (round 1: A B C D, round 2: A B C D, ...), each in a fresh worker process,
+/// reduces the rounds to medians and spreads, then writes the console tables, results.json, report.md and the charts.
 /// </summary>
 internal static class Coordinator
 {
+    /// <summary>Console width when writing to a file or pipe: wide enough that no table wraps.</summary>
+    private const int LogWidth = 200;
+
     public static int Run(CompareOptions options)
     {
         DateTimeOffset startedUtc = DateTimeOffset.UtcNow;
         long started = Stopwatch.GetTimestamp();
         string? loadAverageAtStart = Machine.LoadAverage();
-        Console.Error.WriteLine($"CMap.Compare: {options.Describe()}");
-
-        var results = new List<StoreResult>();
-        for (int i = 0; i < options.Stores.Count; i++)
+        IAnsiConsole progressConsole = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        if (Console.IsErrorRedirected)
         {
-            string store = options.Stores[i];
-            Console.Error.WriteLine($"[{i + 1}/{options.Stores.Count}] {store}: starting a worker process");
-            results.Add(RunWorker(options, store));
+            progressConsole.Profile.Width = LogWidth;
         }
 
-        var run = new RunResult
+        progressConsole.MarkupLine(Markup.Escape($"CMap.Compare: {options.Describe()}"));
+
+        (int Round, string Store)[] plan = Enumerable.Range(1, options.Rounds)
+            .SelectMany(round => options.Stores.Select(store => (round, store)))
+            .ToArray();
+        var runs = new List<StoreResult>();
+        progressConsole.Progress()
+            .AutoClear(false)
+            .HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                ProgressTask overall = context.AddTask(Format.Invariant($"{plan.Length} workers ({options.Rounds} rounds × {options.Stores.Count} stores)"), maxValue: plan.Length);
+                for (int i = 0; i < plan.Length; i++)
+                {
+                    (int round, string store) = plan[i];
+                    string name = Format.Invariant($"round {round}/{options.Rounds} {store}");
+                    ProgressTask task = context.AddTask(name, maxValue: 1);
+                    int done = i;
+                    StoreResult result = RunWorker(options, store, round, (fraction, phase) =>
+                    {
+                        task.Description = Markup.Escape($"{name}: {phase}");
+                        task.Value = fraction;
+                        overall.Value = done + fraction;
+                    });
+                    task.Description = Markup.Escape(result.Error is null
+                        ? Format.Invariant($"{name}: done in {Format.Seconds(result.WorkerSeconds)}{(result.Overload.Count > 0 ? ", overloaded" : "")}")
+                        : $"{name}: failed: {result.Error}");
+                    task.Value = 1;
+                    task.StopTask();
+                    overall.Value = i + 1;
+                    runs.Add(result);
+                }
+            });
+
+        var sectionsRun = new RunResult
         {
             CommandLine = string.Join(' ', Environment.GetCommandLineArgs().Select(Quote)),
             Options = options.Describe(),
@@ -37,48 +73,79 @@ internal static class Coordinator
             ValueSize = options.ValueSize,
             Threads = options.Threads,
             DurationSeconds = options.DurationSeconds,
+            Rounds = options.Rounds,
+            GcSamples = options.GcSamples,
             Seed = options.Seed,
+            Stores = options.Stores,
             Machine = Machine.Describe(loadAverageAtStart),
             StartedUtc = startedUtc,
             WallSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds,
-            Stores = results,
+            PeakMemoryBytes = runs.Select(r => r.PeakWorkingSetBytes).Append(Machine.PeakWorkingSetBytes()).Max(),
+            Runs = runs,
+            Summary = [],
         };
+        RunResult run = sectionsRun with { Summary = Metrics.Summarize(Metrics.Sections(sectionsRun), runs, options.Stores) };
 
         string outDirectory = Path.GetFullPath(options.OutDirectory);
         Directory.CreateDirectory(outDirectory);
         File.WriteAllText(Path.Combine(outDirectory, "results.json"), JsonSerializer.Serialize(run, ResultJsonContext.Default.RunResult));
         MarkdownReport.Write(run, outDirectory);
 
-        Console.Out.Write(ResultTable.RenderText(run));
-        Console.Out.WriteLine();
-        Console.Out.WriteLine($"Wall time {Format.Seconds(run.WallSeconds)}. Wrote results.json, report.md and charts to {outDirectory}");
-        return results.TrueForAll(r => r.Error is null) ? 0 : 1;
+        IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        if (Console.IsOutputRedirected)
+        {
+            // A log file is not a terminal: give the tables their natural width instead of 80 columns.
+            console.Profile.Width = LogWidth;
+        }
+
+        ConsoleReport.Write(console, run);
+        console.WriteLine(Format.Invariant($"Wall time {Format.Seconds(run.WallSeconds)}, peak memory of one process {(run.PeakMemoryBytes is long b ? Format.Bytes(b) : "unknown")}. Wrote results.json, report.md and charts to {outDirectory}"));
+        return runs.TrueForAll(r => r.Error is null) ? 0 : 1;
     }
 
-    private static StoreResult RunWorker(CompareOptions options, string store)
+    private static StoreResult RunWorker(CompareOptions options, string store, int round, Action<double, string> progress)
     {
-        string resultPath = Path.Combine(Path.GetTempPath(), $"cmap-compare-{Environment.ProcessId}-{store}.json");
+        string resultPath = Path.Combine(Path.GetTempPath(), Format.Invariant($"cmap-compare-{Environment.ProcessId}-{store}-{round}.json"));
         File.Delete(resultPath);
-        ProcessStartInfo start = SelfLaunch(options.WorkerArguments(store, resultPath));
+        ProcessStartInfo start = SelfLaunch(options.WorkerArguments(store, round, resultPath));
+        start.RedirectStandardOutput = true;
 
-        // Generous: load at 50 µs an entry, five timed phases with warm-ups, and two minutes to spare.
-        TimeSpan timeout = TimeSpan.FromSeconds(120 + (options.Entries * 50e-6) + (10 * options.DurationSeconds));
+        // Generous: load at 50 µs an entry, the forced collections at 2 s each, the timed phases with warm-ups, two minutes to spare.
+        TimeSpan timeout = TimeSpan.FromSeconds(120 + (options.Entries * 50e-6) + (2.0 * options.GcSamples) + (10 * options.DurationSeconds));
         using Process worker = Process.Start(start) ?? throw new InvalidOperationException("Could not start a worker process.");
+        worker.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            if (WorkerProgress.TryParse(e.Data, out double fraction, out string phase))
+            {
+                progress(fraction, phase);
+            }
+            else
+            {
+                Console.Error.WriteLine($"[{store}] {e.Data}");
+            }
+        };
+        worker.BeginOutputReadLine();
         if (!worker.WaitForExit(timeout))
         {
             worker.Kill(entireProcessTree: true);
             worker.WaitForExit();
-            return Failed(store, $"worker timed out after {timeout.TotalSeconds:0} s");
+            return Failed(store, round, Format.Invariant($"worker timed out after {timeout.TotalSeconds:0} s"));
         }
 
+        worker.WaitForExit(); // drains the redirected output
         if (!File.Exists(resultPath))
         {
-            return Failed(store, $"worker exited with code {worker.ExitCode} without writing a result");
+            return Failed(store, round, Format.Invariant($"worker exited with code {worker.ExitCode} without writing a result"));
         }
 
         StoreResult? result = JsonSerializer.Deserialize(File.ReadAllText(resultPath), ResultJsonContext.Default.StoreResult);
         File.Delete(resultPath);
-        return result ?? Failed(store, "worker wrote an empty result");
+        return result ?? Failed(store, round, "worker wrote an empty result");
     }
 
     /// <summary>
@@ -105,11 +172,7 @@ internal static class Coordinator
         return start;
     }
 
-    private static StoreResult Failed(string store, string reason)
-    {
-        Console.Error.WriteLine($"[{store}] failed: {reason}");
-        return new StoreResult { Store = store, Error = reason };
-    }
+    private static StoreResult Failed(string store, int round, string reason) => new() { Store = store, Round = round, Error = reason };
 
     private static string Quote(string argument) =>
         argument.Length > 0 && !argument.Any(c => char.IsWhiteSpace(c) || c is '"' or '\'') ? argument : $"\"{argument}\"";

@@ -18,18 +18,18 @@ internal sealed class StopSignal
 }
 
 /// <summary>What a timed phase did, summed over its threads.</summary>
-internal readonly record struct PhaseOutcome(double Seconds, long Operations, long Misses, GcDelta Gc, ThreadCounts[] PerThread)
+internal readonly record struct PhaseOutcome(double Seconds, long Operations, long Misses, GcDelta Gc, CpuLoad? Cpu, ThreadCounts[] PerThread)
 {
     public double OpsPerSecond => Operations / Seconds;
 }
 
 /// <summary>
 /// Runs a body on dedicated threads for a fixed time. The threads start together on a barrier, loop until the
-/// stop signal, and the phase's time runs from the barrier to the signal.
+/// stop signal, and the phase's time runs from the barrier to the signal. The machine's CPU is sampled around it.
 /// </summary>
 internal static class TimedPhase
 {
-    public static PhaseOutcome Run(string label, int threadCount, double seconds, ProgressLine progress, Func<int, StopSignal, ThreadCounts> body)
+    public static PhaseOutcome Run(string label, int threadCount, double seconds, WorkerProgress progress, Func<int, StopSignal, ThreadCounts> body)
     {
         var stop = new StopSignal();
         var counts = new ThreadCounts[threadCount];
@@ -51,6 +51,7 @@ internal static class TimedPhase
         }
 
         GcSnapshot gcBefore = GcSnapshot.Take();
+        CpuSample? cpuBefore = CpuSample.Take();
         start.SignalAndWait();
         long begin = Stopwatch.GetTimestamp();
         TimeSpan length = TimeSpan.FromSeconds(seconds);
@@ -68,6 +69,7 @@ internal static class TimedPhase
             t.Join();
         }
 
+        CpuLoad? cpu = cpuBefore is { } a && CpuSample.Take() is { } b ? b.Since(a, threadCount) : null;
         GcDelta gc = GcSnapshot.Take().Since(gcBefore);
         long ops = 0;
         long misses = 0;
@@ -77,6 +79,6 @@ internal static class TimedPhase
             misses += c.Misses;
         }
 
-        return new PhaseOutcome(elapsed.TotalSeconds, ops, misses, gc, counts);
+        return new PhaseOutcome(elapsed.TotalSeconds, ops, misses, gc, cpu, counts);
     }
 }

@@ -1,16 +1,29 @@
 using System;
 using System.Diagnostics;
+using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Text.Json;
+using CMap.Bench;
+using CMap.Bench.Stores;
+using HdrHistogram;
 
 namespace CMap.Compare;
 
 /// <summary>
-/// Measures one store inside its own process (started by <see cref="Coordinator"/> with --worker), so that the
-/// garbage of one store never bills another, and writes a <see cref="StoreResult"/> as JSON.
+/// Measures one store in one round inside its own process (started by <see cref="Coordinator"/> with --worker), so
+/// that the garbage of one store never bills another, and writes a <see cref="StoreResult"/> as JSON.
 /// </summary>
 internal sealed class Worker
 {
+    /// <summary>A timed phase is flagged when its load passes the core count by more than this (cores).</summary>
+    public const double LoadTolerance = 0.25;
+
+    /// <summary>The latency phase is flagged when its max exceeds this many times its GC pause, plus <see cref="StallSlackMilliseconds"/>.</summary>
+    public const double StallFactor = 4;
+
+    public const double StallSlackMilliseconds = 1;
+
     /// <summary>Operations between two looks at the stop signal.</summary>
     private const int Batch = 64;
 
@@ -19,14 +32,13 @@ internal sealed class Worker
 
     private readonly CompareOptions _options;
     private readonly string _storeName;
-    private readonly ProgressLine _progress;
+    private readonly WorkerProgress _progress = new();
     private int _inducedCollections;
 
     private Worker(CompareOptions options, string storeName)
     {
         _options = options;
         _storeName = storeName;
-        _progress = new ProgressLine(storeName);
     }
 
     private double WarmupSeconds => Math.Min(1.0, _options.DurationSeconds / 4);
@@ -42,12 +54,12 @@ internal sealed class Worker
 
     private StoreResult Measure()
     {
-        var result = new StoreResult { Store = _storeName };
+        var result = new StoreResult { Store = _storeName, Round = _options.Round };
         long started = Stopwatch.GetTimestamp();
         GcSnapshot gcStart = GcSnapshot.Take();
-        double? forcedGcMs = null;
         try
         {
+            _progress.Report("keys", 0);
             var keys = new KeySet(_options.Entries, _options.KeySize, _options.ValueSize, _options.Seed);
             int readers = Math.Max(1, _options.Threads - 1);
             FullCollect();
@@ -55,7 +67,7 @@ internal sealed class Worker
             long workingSetBefore = Environment.WorkingSet;
 
             long createStart = Stopwatch.GetTimestamp();
-            using IStore store = StoreFactory.Create(_storeName, keys.Count, keys.KeySize, keys.ValueSize, _options.Seed);
+            using IStore store = StoreCatalog.Create(_storeName, new StoreShape(keys.Count, keys.KeySize, keys.ValueSize, _options.Seed));
             double createMs = Stopwatch.GetElapsedTime(createStart).TotalMilliseconds;
             result.Configuration = store.Configuration;
             var sessions = new IStoreSession[Math.Max(_options.Threads, readers + 1)];
@@ -65,13 +77,7 @@ internal sealed class Worker
             }
 
             result.Load = Load(sessions[0], keys, createMs);
-
-            // Settle the heap first, so the timed collection is the steady cost of a full GC with the data resident.
-            FullCollect();
-            long gcStartTicks = Stopwatch.GetTimestamp();
-            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-            forcedGcMs = Stopwatch.GetElapsedTime(gcStartTicks).TotalMilliseconds;
-            _inducedCollections++;
+            result.ForcedGc = ForcedCollections();
             result.Memory = MeasureMemory(store, keys, heapBefore, workingSetBefore);
 
             Verify(sessions[0], keys);
@@ -88,12 +94,39 @@ internal sealed class Worker
         }
 
         GcDelta gc = GcSnapshot.Take().Since(gcStart);
-        result.Gc = new GcResult(gc.Gen0, gc.Gen1, gc.Gen2, _inducedCollections, gc.PauseMilliseconds, forcedGcMs);
+        result.Gc = new GcResult(gc.Gen0, gc.Gen1, gc.Gen2, _inducedCollections, gc.PauseMilliseconds);
         result.WorkerSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        _progress.Finish(result.Error is null
-            ? $"done in {Format.Seconds(result.WorkerSeconds)}"
-            : $"failed after {Format.Seconds(result.WorkerSeconds)}: {result.Error}");
+        result.PeakWorkingSetBytes = Machine.PeakWorkingSetBytes();
+        FlagOverload(result);
         return result;
+    }
+
+    /// <summary>
+    /// Notes why figures of this worker may be the machine's rather than the store's: a timed phase whose threads had
+    /// to share the CPUs with other work, or a latency maximum far above every GC pause of that phase (a reader the
+    /// OS descheduled).
+    /// </summary>
+    private static void FlagOverload(StoreResult result)
+    {
+        foreach ((string phase, CpuLoad? cpu) in new[] { ("get", result.Get?.Cpu), ("insert", result.Insert?.Cpu), ("mixed", result.Mixed?.Cpu), ("latency", result.Latency?.Cpu) })
+        {
+            if (cpu is { } c && c.Load > c.Cores + LoadTolerance)
+            {
+                result.Overload.Add(Format.Invariant(
+                    $"{phase} phase: load {c.Load:0.00} on {c.Cores} cores ({c.OwnThreads} busy threads of this run, {c.OtherCores:0.00} cores taken by other processes, {c.StealCores:0.00} by the hypervisor)"));
+            }
+        }
+
+        if (result.Latency is { } l)
+        {
+            double maxMs = l.MaxNanoseconds / 1e6;
+            double gcMs = l.Gc.PauseMilliseconds;
+            if (maxMs > (StallFactor * gcMs) + StallSlackMilliseconds)
+            {
+                result.Overload.Add(Format.Invariant(
+                    $"latency phase: max Get {Format.Nanoseconds(l.MaxNanoseconds)} against {Format.Milliseconds(gcMs)} of GC pause in the whole phase: a stall no collection explains, most likely the OS descheduling a reader"));
+            }
+        }
     }
 
     private LoadResult Load(IStoreSession session, KeySet keys, double createMs)
@@ -111,6 +144,28 @@ internal sealed class Worker
 
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         return new LoadResult(createMs, seconds, n / seconds);
+    }
+
+    /// <summary>
+    /// The cost of a full GC with the data resident: after settling collections, <see cref="CompareOptions.GcSamples"/>
+    /// forced full blocking compacting collections, each timed with <see cref="Stopwatch"/>; the figure is their median.
+    /// </summary>
+    private ForcedGcResult ForcedCollections()
+    {
+        _progress.Report("forced GC", 0);
+        FullCollect();
+        double[] samples = new double[_options.GcSamples];
+        for (int i = 0; i < samples.Length; i++)
+        {
+            long startTicks = Stopwatch.GetTimestamp();
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+            samples[i] = Stopwatch.GetElapsedTime(startTicks).TotalMilliseconds;
+            _inducedCollections++;
+            _progress.Report("forced GC", (i + 1.0) / samples.Length);
+        }
+
+        Spread s = Metrics.SpreadOf(samples)!;
+        return new ForcedGcResult(samples, s.Median, s.Min, s.Max);
     }
 
     private MemoryResult MeasureMemory(IStore store, KeySet keys, long heapBefore, long workingSetBefore)
@@ -146,7 +201,7 @@ internal sealed class Worker
             if (!session.TryGet(keys.Key(index), buffer, out int written)
                 || !buffer.AsSpan(0, written).SequenceEqual(keys.Value(index)))
             {
-                throw new InvalidOperationException($"Verification failed: loaded key #{index} did not read back its value.");
+                throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"Verification failed: loaded key #{index} did not read back its value."));
             }
         }
     }
@@ -156,18 +211,18 @@ internal sealed class Worker
         int threads = _options.Threads;
         TimedPhase.Run($"{label} (warm-up)", threads, WarmupSeconds, _progress, body);
         PhaseOutcome o = TimedPhase.Run(label, threads, _options.DurationSeconds, _progress, body);
-        return new ThroughputResult(threads, o.Seconds, o.Operations, o.Misses, o.OpsPerSecond, o.Gc);
+        return new ThroughputResult(threads, o.Seconds, o.Operations, o.Misses, o.OpsPerSecond, o.Gc, o.Cpu);
     }
 
     /// <param name="expectedInterval">Nanoseconds a get takes on one thread without a writer: the pace of the correction for coordinated omission.</param>
     private LatencyResult Latency(IStoreSession[] sessions, KeySet keys, int readers, long expectedInterval)
     {
-        var measured = new LatencyHistogram[readers];
-        var omitted = new LatencyHistogram[readers];
+        var measured = new LongHistogram[readers];
+        var corrected = new LongHistogram[readers];
         for (int i = 0; i < readers; i++)
         {
-            measured[i] = new LatencyHistogram();
-            omitted[i] = new LatencyHistogram();
+            measured[i] = Bench.Latency.NewHistogram();
+            corrected[i] = Bench.Latency.NewHistogram();
         }
 
         PhaseOutcome o = TimedPhase.Run(
@@ -176,16 +231,15 @@ internal sealed class Worker
             _options.DurationSeconds,
             _progress,
             (i, stop) => i < readers
-                ? TimedGetLoop(sessions[i], keys, measured[i], omitted[i], expectedInterval, PhaseSeed(4, i), stop)
+                ? TimedGetLoop(sessions[i], keys, measured[i], corrected[i], expectedInterval, PhaseSeed(4, i), stop)
                 : ChurnLoop(sessions[i], keys, PhaseSeed(4, i), stop));
 
-        var all = new LatencyHistogram();
-        var corrected = new LatencyHistogram();
+        LongHistogram all = Bench.Latency.NewHistogram();
+        LongHistogram allCorrected = Bench.Latency.NewHistogram();
         for (int i = 0; i < readers; i++)
         {
             all.Add(measured[i]);
-            corrected.Add(measured[i]);
-            corrected.Add(omitted[i]);
+            allCorrected.Add(corrected[i]);
         }
 
         ThreadCounts writer = o.PerThread[readers];
@@ -198,18 +252,19 @@ internal sealed class Worker
             reads / o.Seconds,
             writer.Operations,
             writer.Operations / o.Seconds,
-            all.Mean,
-            all.ValueAtPercentile(50),
-            all.ValueAtPercentile(90),
-            all.ValueAtPercentile(99),
-            all.ValueAtPercentile(99.9),
-            all.Max,
+            all.GetMean(),
+            all.GetValueAtPercentile(50),
+            all.GetValueAtPercentile(90),
+            all.GetValueAtPercentile(99),
+            all.GetValueAtPercentile(99.9),
+            all.GetMaxValue(),
             expectedInterval,
-            corrected.ValueAtPercentile(50),
-            corrected.ValueAtPercentile(90),
-            corrected.ValueAtPercentile(99),
-            corrected.ValueAtPercentile(99.9),
-            o.Gc);
+            allCorrected.GetValueAtPercentile(50),
+            allCorrected.GetValueAtPercentile(90),
+            allCorrected.GetValueAtPercentile(99),
+            allCorrected.GetValueAtPercentile(99.9),
+            o.Gc,
+            o.Cpu);
     }
 
     /// <summary>A distinct, fixed seed for each phase and thread.</summary>
@@ -293,8 +348,9 @@ internal sealed class Worker
         return new ThreadCounts(ops, misses);
     }
 
+    /// <summary>A reader of the latency phase: times every get, into a plain and a coordinated-omission-corrected histogram.</summary>
     private static ThreadCounts TimedGetLoop(
-        IStoreSession session, KeySet keys, LatencyHistogram measured, LatencyHistogram omitted, long expectedInterval, ulong seed, StopSignal stop)
+        IStoreSession session, KeySet keys, LongHistogram measured, LongHistogram corrected, long expectedInterval, ulong seed, StopSignal stop)
     {
         var random = new FastRandom(seed);
         byte[] buffer = new byte[keys.ValueSize];
@@ -308,12 +364,9 @@ internal sealed class Worker
                 ReadOnlySpan<byte> key = keys.Key(random.NextIndex(n));
                 long start = Stopwatch.GetTimestamp();
                 bool found = session.TryGet(key, buffer, out _);
-                long nanoseconds = LatencyHistogram.ToNanoseconds(Stopwatch.GetTimestamp() - start);
-                measured.Record(nanoseconds);
-                if (nanoseconds >= 2 * expectedInterval)
-                {
-                    omitted.RecordOmitted(nanoseconds, expectedInterval);
-                }
+                long nanoseconds = Bench.Latency.Since(start);
+                measured.RecordValue(nanoseconds);
+                corrected.RecordValueWithExpectedInterval(nanoseconds, expectedInterval);
                 if (!found)
                 {
                     misses++;

@@ -6,63 +6,109 @@ using System.Text;
 
 namespace CMap.Compare;
 
-/// <summary>One cluster of bars: a metric, with one value per series (null where a store has no figure).</summary>
-internal sealed record ChartGroup(string Label, IReadOnlyList<double?> Values);
+internal enum AxisScale
+{
+    Linear,
+    Log,
+}
+
+/// <summary>One cluster of bars: a metric, with one figure per series (null where a store has no figure).</summary>
+internal sealed record ChartGroup(string Label, IReadOnlyList<Spread?> Values);
 
 /// <summary>A bar's label and fill colour, the same in every group.</summary>
 internal sealed record ChartSeries(string Name, string Color);
 
 /// <summary>
-/// A minimal SVG writer for horizontal bar charts: a title, then per group a heading and one labelled bar per
-/// series, with the value printed after each bar. All bars of a chart share one linear scale from zero.
+/// A horizontal bar chart: per group a heading and one bar per series. A bar runs from <see cref="Origin"/> (0 on a
+/// linear axis, the left edge on a log axis unless given, e.g. 1 for ratios) to the median; a whisker spans the
+/// min–max over rounds. <see cref="Label"/> writes the text after each bar.
 /// </summary>
+internal sealed record ChartSpec(
+    string Title,
+    string Subtitle,
+    IReadOnlyList<ChartSeries> Series,
+    IReadOnlyList<ChartGroup> Groups,
+    Func<double, string> Format,
+    AxisScale Scale,
+    Func<Spread, string> Label,
+    double? Origin = null);
+
+/// <summary>A small SVG writer for <see cref="ChartSpec"/>: no dependencies, renders the same everywhere.</summary>
 internal static class SvgChart
 {
-    private const int Width = 820;
-    private const int LabelWidth = 170;
-    private const int BarAreaWidth = 480;
-    private const int BarHeight = 18;
+    private const int Width = 920;
+    private const int LabelWidth = 190;
+    private const int PlotWidth = 470;
+    private const int BarHeight = 16;
     private const int BarGap = 5;
-    private const int GroupHeadingHeight = 24;
-    private const int GroupGap = 12;
-    private const int TitleHeight = 34;
-    private const int SubtitleHeight = 18;
-    private const int BottomMargin = 12;
+    private const int GroupHeadingHeight = 22;
+    private const int GroupGap = 10;
+    private const int TopHeight = 62;
+    private const int AxisHeight = 30;
 
-    public static string HorizontalBars(string title, string subtitle, IReadOnlyList<ChartSeries> series, IReadOnlyList<ChartGroup> groups, Func<double, string> format)
+    public static string Render(ChartSpec spec)
     {
-        double max = groups.SelectMany(g => g.Values).Max(v => v ?? 0);
-        double scale = max > 0 ? BarAreaWidth / max : 0;
-        int height = TitleHeight + SubtitleHeight + BottomMargin
-            + groups.Sum(g => GroupHeadingHeight + (series.Count * (BarHeight + BarGap)) + GroupGap);
+        Axis axis = Axis.For(spec);
+        int groupHeight(ChartGroup _) => GroupHeadingHeight + (spec.Series.Count * (BarHeight + BarGap)) + GroupGap;
+        int plotBottom = TopHeight + spec.Groups.Sum(groupHeight);
+        int height = plotBottom + AxisHeight;
 
         var svg = new StringBuilder();
-        svg.Append(Invariant($"""<svg xmlns="http://www.w3.org/2000/svg" width="{Width}" height="{height}" viewBox="0 0 {Width} {height}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="12">"""))
+        svg.Append(Invariant($"""<svg xmlns="http://www.w3.org/2000/svg" width="{Width}" height="{height}" viewBox="0 0 {Width} {height}" font-family="DejaVu Sans, system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="12">"""))
             .AppendLine()
             .AppendLine(Invariant($"""  <rect width="{Width}" height="{height}" fill="#ffffff"/>"""))
-            .AppendLine(Invariant($"""  <text x="12" y="22" font-size="16" font-weight="bold" fill="#111">{Escape(title)}</text>"""))
-            .AppendLine(Invariant($"""  <text x="12" y="{TitleHeight + 6}" fill="#555">{Escape(subtitle)}</text>"""));
+            .AppendLine(Invariant($"""  <text x="12" y="22" font-size="16" font-weight="bold" fill="#111">{Escape(spec.Title)}</text>"""))
+            .AppendLine(Invariant($"""  <text x="12" y="42" fill="#555">{Escape(spec.Subtitle)}</text>"""));
 
-        int y = TitleHeight + SubtitleHeight;
-        foreach (ChartGroup group in groups)
+        // Grid and tick labels.
+        foreach (double tick in axis.Ticks)
         {
-            svg.AppendLine(Invariant($"""  <text x="12" y="{y + 16}" font-weight="bold" fill="#222">{Escape(group.Label)}</text>"""));
-            svg.AppendLine(Invariant($"""  <line x1="{LabelWidth}" y1="{y + GroupHeadingHeight - 2}" x2="{LabelWidth}" y2="{y + GroupHeadingHeight + (series.Count * (BarHeight + BarGap))}" stroke="#999"/>"""));
+            double x = axis.X(tick);
+            bool origin = spec.Origin is double o && Math.Abs(tick - o) < 1e-12;
+            svg.AppendLine(Invariant($"""  <line x1="{x:0.#}" y1="{TopHeight - 6}" x2="{x:0.#}" y2="{plotBottom}" stroke="{(origin ? "#555" : "#e2e2e2")}" stroke-width="{(origin ? 1.2 : 1)}"/>"""));
+            svg.AppendLine(Invariant($"""  <text x="{x:0.#}" y="{plotBottom + 16}" text-anchor="middle" fill="#555" font-size="11">{Escape(spec.Format(tick))}</text>"""));
+        }
+
+        svg.AppendLine(Invariant($"""  <text x="{LabelWidth + (PlotWidth / 2)}" y="{plotBottom + 28}" text-anchor="middle" fill="#777" font-size="10">{(spec.Scale == AxisScale.Log ? "log scale" : "linear scale")}; bar: median over rounds; whisker: min–max</text>"""));
+
+        int y = TopHeight;
+        foreach (ChartGroup group in spec.Groups)
+        {
+            svg.AppendLine(Invariant($"""  <text x="12" y="{y + 15}" font-weight="bold" fill="#222">{Escape(group.Label)}</text>"""));
             y += GroupHeadingHeight;
-            for (int i = 0; i < series.Count; i++)
+            for (int i = 0; i < spec.Series.Count; i++)
             {
-                double? value = i < group.Values.Count ? group.Values[i] : null;
-                int textY = y + BarHeight - 5;
-                svg.AppendLine(Invariant($"""  <text x="{LabelWidth - 8}" y="{textY}" text-anchor="end" fill="#222">{Escape(series[i].Name)}</text>"""));
-                if (value is double v)
+                Spread? value = i < group.Values.Count ? group.Values[i] : null;
+                int textY = y + BarHeight - 4;
+                double centre = y + (BarHeight / 2.0);
+                svg.AppendLine(Invariant($"""  <text x="{LabelWidth - 8}" y="{textY}" text-anchor="end" fill="#222">{Escape(spec.Series[i].Name)}</text>"""));
+                if (value is null)
                 {
-                    double barWidth = Math.Max(1, Math.Max(0, v) * scale);
-                    svg.AppendLine(Invariant($"""  <rect x="{LabelWidth}" y="{y}" width="{barWidth:0.#}" height="{BarHeight}" fill="{series[i].Color}"/>"""));
-                    svg.AppendLine(Invariant($"""  <text x="{LabelWidth + barWidth + 6:0.#}" y="{textY}" fill="#111">{Escape(format(v))}</text>"""));
+                    svg.AppendLine(Invariant($"""  <text x="{LabelWidth + 6}" y="{textY}" fill="#999">n/a</text>"""));
+                }
+                else if (!axis.CanShow(value.Median))
+                {
+                    svg.AppendLine(Invariant($"""  <text x="{LabelWidth + 6}" y="{textY}" fill="#111">{Escape(spec.Label(value))}</text>"""));
                 }
                 else
                 {
-                    svg.AppendLine(Invariant($"""  <text x="{LabelWidth + 6}" y="{textY}" fill="#999">n/a</text>"""));
+                    double from = axis.X(axis.Origin);
+                    double to = axis.X(value.Median);
+                    double left = Math.Min(from, to);
+                    double barWidth = Math.Max(1, Math.Abs(to - from));
+                    svg.AppendLine(Invariant($"""  <rect x="{left:0.#}" y="{y}" width="{barWidth:0.#}" height="{BarHeight}" fill="{spec.Series[i].Color}"/>"""));
+                    double right = Math.Max(from, to);
+                    if (value.Max > value.Min && axis.CanShow(value.Min))
+                    {
+                        double x1 = axis.X(value.Min);
+                        double x2 = axis.X(value.Max);
+                        right = Math.Max(right, x2);
+                        svg.AppendLine(Invariant($"""  <line x1="{x1:0.#}" y1="{centre:0.#}" x2="{x2:0.#}" y2="{centre:0.#}" stroke="#222" stroke-width="1.3"/>"""));
+                        svg.AppendLine(Invariant($"""  <line x1="{x1:0.#}" y1="{centre - 5:0.#}" x2="{x1:0.#}" y2="{centre + 5:0.#}" stroke="#222" stroke-width="1.3"/>"""));
+                        svg.AppendLine(Invariant($"""  <line x1="{x2:0.#}" y1="{centre - 5:0.#}" x2="{x2:0.#}" y2="{centre + 5:0.#}" stroke="#222" stroke-width="1.3"/>"""));
+                    }
+
+                    svg.AppendLine(Invariant($"""  <text x="{right + 6:0.#}" y="{textY}" fill="#111">{Escape(spec.Label(value))}</text>"""));
                 }
 
                 y += BarHeight + BarGap;
@@ -81,4 +127,89 @@ internal static class SvgChart
             .Replace("<", "&lt;", StringComparison.Ordinal)
             .Replace(">", "&gt;", StringComparison.Ordinal)
             .Replace("\"", "&quot;", StringComparison.Ordinal);
+
+    /// <summary>Maps figures to x positions over the plot area, with gridline positions.</summary>
+    private sealed class Axis
+    {
+        private readonly AxisScale _scale;
+        private readonly double _low;
+        private readonly double _high;
+
+        private Axis(AxisScale scale, double low, double high, double origin, IReadOnlyList<double> ticks)
+        {
+            _scale = scale;
+            _low = low;
+            _high = high;
+            Origin = origin;
+            Ticks = ticks;
+        }
+
+        public double Origin { get; }
+
+        public IReadOnlyList<double> Ticks { get; }
+
+        public static Axis For(ChartSpec spec)
+        {
+            double[] values = spec.Groups.SelectMany(g => g.Values).Where(v => v is not null).SelectMany(v => new[] { v!.Median, v.Min, v.Max }).ToArray();
+            if (spec.Scale == AxisScale.Log)
+            {
+                double[] positive = values.Where(v => v > 0).Concat(spec.Origin is double o ? [o] : []).ToArray();
+                double low = positive.Length == 0 ? 1 : Math.Pow(10, Math.Floor(Math.Log10(positive.Min())));
+                double high = positive.Length == 0 ? 10 : Math.Pow(10, Math.Ceiling(Math.Log10(positive.Max())));
+                if (high <= low)
+                {
+                    high = low * 10;
+                }
+
+                int decades = (int)Math.Round(Math.Log10(high / low));
+                var ticks = new List<double>();
+                for (double t = low; t <= high * 1.0001; t *= 10)
+                {
+                    ticks.Add(t);
+                    if (decades <= 2 && t * 10 <= high * 1.0001)
+                    {
+                        ticks.Add(t * 2);
+                        ticks.Add(t * 5);
+                    }
+                }
+
+                return new Axis(AxisScale.Log, low, high, spec.Origin ?? low, ticks);
+            }
+
+            double min = Math.Min(0, values.DefaultIfEmpty(0).Min());
+            double max = Math.Max(spec.Origin ?? 0, values.DefaultIfEmpty(1).Max());
+            double step = NiceStep((max - min) / 5);
+            double lowLinear = Math.Floor(min / step) * step;
+            double highLinear = Math.Max(lowLinear + step, Math.Ceiling(max / step) * step);
+            var linearTicks = new List<double>();
+            for (double t = lowLinear; t <= highLinear + (step / 2); t += step)
+            {
+                linearTicks.Add(Math.Round(t / step) * step);
+            }
+
+            return new Axis(AxisScale.Linear, lowLinear, highLinear, spec.Origin ?? 0, linearTicks);
+        }
+
+        public bool CanShow(double value) => _scale == AxisScale.Linear || value > 0;
+
+        public double X(double value)
+        {
+            double f = _scale == AxisScale.Log
+                ? (Math.Log10(Math.Max(value, _low)) - Math.Log10(_low)) / (Math.Log10(_high) - Math.Log10(_low))
+                : (value - _low) / (_high - _low);
+            return LabelWidth + (Math.Clamp(f, 0, 1) * PlotWidth);
+        }
+
+        private static double NiceStep(double rough)
+        {
+            if (rough <= 0 || !double.IsFinite(rough))
+            {
+                return 1;
+            }
+
+            double magnitude = Math.Pow(10, Math.Floor(Math.Log10(rough)));
+            double residual = rough / magnitude;
+            return magnitude * (residual <= 1 ? 1 : residual <= 2 ? 2 : residual <= 5 ? 5 : 10);
+        }
+    }
 }

@@ -1,10 +1,10 @@
 using System;
 using System.Globalization;
 
-namespace CMap.Compare;
+namespace CMap.Bench;
 
 /// <summary>Human-readable numbers for the tables and charts; always invariant culture.</summary>
-internal static class Format
+public static class Format
 {
     public static string Bytes(long bytes) => Math.Abs(bytes) switch
     {
