@@ -59,4 +59,19 @@ public sealed partial class ByteMap
             return n;
         }
     }
+
+    /// <summary>Large moves dropped because a racing write replaced the entry while it was being copied.</summary>
+    internal long LargeMovesLostToWritersForTests
+    {
+        get
+        {
+            long n = 0;
+            foreach (Shard s in _shards)
+            {
+                n += s.LargeMovesLostToWriters;
+            }
+
+            return n;
+        }
+    }
 }

@@ -31,12 +31,10 @@ internal static unsafe class EntryLayout
     private const int LongKeyBits = 16;
     private const int LongValueShift = KeyShift + LongKeyBits;           // 18
     private const int LongValueBits = 31;
-    private const int LongReservedShift = LongValueShift + LongValueBits; // 49
 
     internal const int MaxShortKeyLength = (1 << ShortKeyBits) - 1;       // 255
     internal const int MaxShortValueLength = (1 << ShortValueBits) - 1;   // 4 MiB - 1
     internal const int MaxKeyLength = (1 << LongKeyBits) - 1;             // 65,535
-    internal const int MaxValueLength = int.MaxValue;                     // 31 bits
 
     private const uint ShortKeyMask = (1u << ShortKeyBits) - 1;
     private const ulong LongKeyMask = (1ul << LongKeyBits) - 1;

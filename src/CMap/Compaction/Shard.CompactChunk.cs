@@ -182,6 +182,7 @@ internal sealed unsafe partial class Shard
             else
             {
                 // [C6] A write replaced or removed the entry meanwhile: it wins, and the copy was never published.
+                Volatile.Write(ref _largeMovesLostToWriters, _largeMovesLostToWriters + 1);
                 ReleaseEntryBytesUnsynchronized(copy, sizeClass, size);
             }
         }

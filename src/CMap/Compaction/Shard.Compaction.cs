@@ -43,6 +43,7 @@ internal sealed unsafe partial class Shard
     private long _bytesReclaimed;
     private long _maxBytesCopiedUnderLock;
     private long _largeMovesOutsideLock;
+    private long _largeMovesLostToWriters;
 
     // The compactor's candidate list; touched only by the thread holding the map's compaction gate.
     private readonly List<(Chunk Chunk, long Reclaimable)> _candidates = [];
@@ -58,6 +59,9 @@ internal sealed unsafe partial class Shard
 
     /// <summary>Entries larger than a batch, copied outside the lock [C6].</summary>
     internal long LargeMovesOutsideLock => Volatile.Read(ref _largeMovesOutsideLock);
+
+    /// <summary>Large moves whose copy was dropped because a write replaced the entry during the copy [C6].</summary>
+    internal long LargeMovesLostToWriters => Volatile.Read(ref _largeMovesLostToWriters);
 
     // Reclaimable dead bytes must reach this before the shard asks again (writer, under _lock). Raised after every
     // pass to what was left plus one chunk, so a shard whose dead bytes a pass could not reduce (they sit in chunks
