@@ -29,8 +29,23 @@ internal sealed unsafe class EpochDomain
     internal static bool ReaderFenceRequired => !X86Base.IsSupported;
 
     // [E4] The domain's epoch. Starts at 1 because a slot value of 0 means "not in a protected region".
-    // Writers: BumpForRetire only, with Interlocked.Increment (a full fence). Readers: Volatile.Read.
+    // Writers: BumpForRetire (Interlocked.Increment) and Close (Interlocked.Or of ClosedBit), both full fences.
+    // Readers: Volatile.Read. [E6] Once closed, every epoch carries ClosedBit, so the outermost Enter learns that
+    // the domain is closed from the value it announces, with no second load.
     private PaddedLong _current = new() { Value = 1 };
+
+    private const long ClosedBit = 1L << 62;
+
+    // Each domain's number, so a thread can cache "my slot in the domain I entered last" without holding the domain.
+    private static long s_lastId;
+    private readonly long _id = Interlocked.Increment(ref s_lastId);
+
+    // [E1] The calling thread's slot in the domain it entered last: the fast path of Enter is two thread-static
+    // loads and a compare. Only the owning thread reads or writes these.
+    [ThreadStatic]
+    private static long t_cachedId;
+    [ThreadStatic]
+    private static nint t_cachedSlot;
 
     // Per-thread slots, segment k holding thread indices 64k..64k+63. Replaced copy-on-write under _growLock and
     // published with Volatile.Write, so a reader or scanner never sees a half-built array. The segments are
@@ -39,9 +54,6 @@ internal sealed unsafe class EpochDomain
     private readonly List<long[]> _segmentArrays = [];
     private readonly Lock _growLock = new();
 
-    // [E6] 1 once the owner closed the domain (the map's Dispose began). Set once with Interlocked.Exchange.
-    private int _closed;
-
     // Reclaimer-side counters, written under the owner's retire-list lock or with Interlocked; read racily.
     private long _barriers;
 
@@ -49,7 +61,7 @@ internal sealed unsafe class EpochDomain
     internal long Barriers => Volatile.Read(ref _barriers);
 
     /// <summary>True once <see cref="Close"/> was called.</summary>
-    internal bool IsClosed => Volatile.Read(ref _closed) != 0;
+    internal bool IsClosed => (Volatile.Read(ref _current.Value) & ClosedBit) != 0;
 
     /// <summary>
     /// Enters a protected region: until the matching <see cref="Exit"/>, nothing unpublished after this call returns
@@ -60,7 +72,7 @@ internal sealed unsafe class EpochDomain
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal long* Enter()
     {
-        long* slot = SlotOfCurrentThread();
+        long* slot = t_cachedId == _id ? (long*)t_cachedSlot : CacheSlotOfCurrentThread();
         if (slot[DepthOffset]++ == 0)
         {
             // [E1] Announce. The store must be visible before the loads it protects (the closed flag below, then the
@@ -69,17 +81,20 @@ internal sealed unsafe class EpochDomain
             // [E3] drains it before any scan. Elsewhere (Arm64: stlr then ldapr may pass each other) the full fence
             // below orders it, and the reclaimer needs no help from the OS. Were the store ordered after the loads
             // with neither, a reclaimer could miss this reader and free a table or chunk it is about to read.
-            Volatile.Write(ref *slot, Volatile.Read(ref _current.Value));
+            long epoch = Volatile.Read(ref _current.Value);
+            Volatile.Write(ref *slot, epoch);
             if (ReaderFenceRequired)
             {
                 Interlocked.MemoryBarrier();
             }
-        }
 
-        // [E6] Checked inside the region: Close is followed by a grace wait that covers every reader that saw 0.
-        if (Volatile.Read(ref _closed) != 0)
-        {
-            ExitAndThrowClosed(slot);
+            // [E6] Checked on the announced value itself: a reader that announced an epoch without the bit is seen
+            // by the grace wait that follows Close; one that announced it leaves at once. A nested Enter needs no
+            // check: the outer region already holds Dispose's grace wait back.
+            if ((epoch & ClosedBit) != 0)
+            {
+                ExitAndThrowClosed(slot);
+            }
         }
 
         return slot;
@@ -113,8 +128,9 @@ internal sealed unsafe class EpochDomain
 
     /// <summary>Refuses new regions from now on: <see cref="Enter"/> throws <see cref="ObjectDisposedException"/>.</summary>
     internal void Close() =>
-        // [E6] Full fence: a reader entering after this sees the flag, or its announce is seen by the grace wait.
-        Interlocked.Exchange(ref _closed, 1);
+        // [E6] Full fence: a reader entering after this announces an epoch with the bit and leaves, or its announce
+        // (of an epoch without it) is seen by the grace wait. Or-ing a high bit keeps epochs increasing.
+        Interlocked.Or(ref _current.Value, ClosedBit);
 
     /// <summary>
     /// Call after unpublishing memory (the last pointer to it replaced with a release store) and before handing it
@@ -205,25 +221,24 @@ internal sealed unsafe class EpochDomain
         return min;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private long* SlotOfCurrentThread()
+    /// <summary>Finds (or makes) the calling thread's slot and caches it for the next <see cref="Enter"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private long* CacheSlotOfCurrentThread()
     {
         int index = ThreadIndex.Current;
         nint[] segments = Volatile.Read(ref _segments);
         uint seg = (uint)index / SlotsPerSegment;
-        if (seg < (uint)segments.Length)
-        {
-            nint basePtr = segments[seg];
-            if (basePtr != 0)
-            {
-                return (long*)basePtr + ((uint)index % SlotsPerSegment * LongsPerSlot);
-            }
-        }
+        long* slot = seg < (uint)segments.Length && segments[seg] != 0
+            ? (long*)segments[seg] + ((uint)index % SlotsPerSegment * LongsPerSlot)
+            : AddSegment(index);
 
-        return AddSegment(index);
+        // The slot lives as long as this domain (its segment is held by _segmentArrays), and the cache is used only
+        // when the domain entered is this one, so a cached pointer into a collected domain is never followed.
+        t_cachedSlot = (nint)slot;
+        t_cachedId = _id;
+        return slot;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
     private long* AddSegment(int index)
     {
         int seg = index / SlotsPerSegment;

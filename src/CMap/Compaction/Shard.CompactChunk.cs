@@ -52,7 +52,7 @@ internal sealed unsafe partial class Shard
                         var entry = new EntryReader(e);
                         long size = entry.TotalSize;
                         ulong hash = _settings.Hasher.Hash(entry.Key);
-                        long slot = Probe.Find((IndexTable*)_table, hash, new AddressMatch(e), out _, out _);
+                        long slot = Probe.Find((IndexTable*)_table, hash, new AddressMatch(e), out _);
                         if (slot >= 0)
                         {
                             if (size > CompactionBatchBytes)
@@ -167,7 +167,7 @@ internal sealed unsafe partial class Shard
 
             Volatile.Write(ref _largeMovesOutsideLock, _largeMovesOutsideLock + 1);
             ulong hash = _settings.Hasher.Hash(new EntryReader(copy).Key);
-            long slot = Probe.Find((IndexTable*)_table, hash, new AddressMatch(entry), out _, out _);
+            long slot = Probe.Find((IndexTable*)_table, hash, new AddressMatch(entry), out _);
             if (slot >= 0)
             {
                 // [I1][C1] Release store, as for a batched move.

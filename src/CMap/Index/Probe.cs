@@ -35,44 +35,68 @@ internal readonly struct NoMatch : ISlotMatch
     public bool Matches(ulong word, ulong hash) => false;
 }
 
+/// <summary>Where a probe that found nothing remembers a free slot: writers need one, readers do not.</summary>
+internal interface IFreeSlot
+{
+    void Offer(ulong slot);
+}
+
+/// <summary>Remembers the chain's first tombstone or empty slot: where a missing key would go.</summary>
+internal struct FirstFreeSlot : IFreeSlot
+{
+    public long Slot;
+
+    public FirstFreeSlot() => Slot = -1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Offer(ulong slot)
+    {
+        if (Slot < 0)
+        {
+            Slot = (long)slot;
+        }
+    }
+}
+
+/// <summary>Readers: nothing to remember (the JIT removes every call).</summary>
+internal struct IgnoreFreeSlot : IFreeSlot
+{
+    public readonly void Offer(ulong slot)
+    {
+    }
+}
+
 /// <summary>The index's one probe loop: linear probing from <c>hash &amp; mask</c>, used by readers, writers, compaction and rebuilds.</summary>
 internal static unsafe class Probe
 {
     /// <summary>
     /// Probes <paramref name="table"/> for the word <paramref name="match"/> accepts. Returns its slot and sets
-    /// <paramref name="word"/>; or returns -1 with <paramref name="insertAt"/> set to the chain's first tombstone or
-    /// empty slot, where the key would go. Safe lock-free inside an epoch region (the table and every entry it points
-    /// at stay readable until the region ends), and under the shard lock.
+    /// <paramref name="word"/>; or returns -1, having offered <paramref name="free"/> the chain's tombstones and the
+    /// empty slot that ended it. Safe lock-free inside an epoch region (the table and every entry it points at stay
+    /// readable until the region ends), and under the shard lock.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static long Find<TMatch>(IndexTable* table, ulong hash, in TMatch match, out ulong word, out long insertAt)
+    internal static long Find<TMatch, TFree>(IndexTable* table, ulong hash, in TMatch match, ref TFree free, out ulong word)
         where TMatch : struct, ISlotMatch, allows ref struct
+        where TFree : struct, IFreeSlot
     {
         ulong mask = table->Mask;
         ulong* slots = IndexTable.Slots(table);
         ulong i = hash & mask;
-        insertAt = -1;
         while (true)
         {
             // [I1] Acquire: the entry's bytes were written before the word that points at them.
             ulong w = Volatile.Read(ref slots[i]);
             if (w == IndexWord.Empty)
             {
-                if (insertAt < 0)
-                {
-                    insertAt = (long)i;
-                }
-
+                free.Offer(i);
                 word = IndexWord.Empty;
                 return -1;
             }
 
             if (w == IndexWord.Tombstone)
             {
-                if (insertAt < 0)
-                {
-                    insertAt = (long)i;
-                }
+                free.Offer(i);
             }
             else if (match.Matches(w, hash))
             {
@@ -82,5 +106,25 @@ internal static unsafe class Probe
 
             i = (i + 1) & mask;
         }
+    }
+
+    /// <summary>A lookup: the slot holding the word <paramref name="match"/> accepts, or -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static long Find<TMatch>(IndexTable* table, ulong hash, in TMatch match, out ulong word)
+        where TMatch : struct, ISlotMatch, allows ref struct
+    {
+        var ignore = default(IgnoreFreeSlot);
+        return Find(table, hash, match, ref ignore, out word);
+    }
+
+    /// <summary>A lookup that also returns where a missing key would go (the chain's first free slot).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static long Find<TMatch>(IndexTable* table, ulong hash, in TMatch match, out ulong word, out long insertAt)
+        where TMatch : struct, ISlotMatch, allows ref struct
+    {
+        var free = new FirstFreeSlot();
+        long slot = Find(table, hash, match, ref free, out word);
+        insertAt = free.Slot;
+        return slot;
     }
 }

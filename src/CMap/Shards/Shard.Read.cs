@@ -44,7 +44,7 @@ internal sealed unsafe partial class Shard
     {
         // [I2] Acquire: the table's slots were filled before its pointer was published.
         var t = (IndexTable*)Volatile.Read(ref _table);
-        if (Probe.Find(t, hash, new KeyMatch(key), out ulong word, out _) < 0)
+        if (Probe.Find(t, hash, new KeyMatch(key), out ulong word) < 0)
         {
             return false;
         }
