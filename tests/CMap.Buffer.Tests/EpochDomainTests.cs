@@ -11,38 +11,18 @@ public sealed unsafe class EpochDomainTests
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
 
-    /// <summary>Runs <paramref name="body"/> on a thread parked inside <paramref name="domain"/> until the returned action is called.</summary>
-    private static (Thread Thread, ManualResetEventSlim Leave) ParkReader(EpochDomain domain)
-    {
-        var entered = new ManualResetEventSlim();
-        var leave = new ManualResetEventSlim();
-        var reader = new Thread(() =>
-        {
-            long* slot = domain.Enter();
-            entered.Set();
-            leave.Wait(s_timeout);
-            EpochDomain.Exit(slot);
-        });
-        reader.Start();
-        Assert.True(entered.Wait(s_timeout));
-        entered.Dispose();
-        return (reader, leave);
-    }
-
     [Fact]
     public void MemoryRetiredWhileAReaderIsInsideIsNotSafeUntilItLeaves()
     {
         var domain = new EpochDomain();
-        (Thread reader, ManualResetEventSlim leave) = ParkReader(domain);
+        using var reader = new ParkedReader(domain);
 
         long r = domain.BumpForRetire();
         Assert.True(domain.ComputeSafeEpoch(out bool active) <= r, "a reader that entered before the retirement must hold it back");
         Assert.True(active);
         Assert.True(domain.PeekSafeEpoch() <= r, "the barrier-free bound sees a reader whose announce is long visible");
 
-        leave.Set();
-        Assert.True(reader.Join(s_timeout));
-        leave.Dispose();
+        reader.Leave();
         Assert.True(domain.ComputeSafeEpoch(out active) > r);
         Assert.False(active);
     }
@@ -52,22 +32,13 @@ public sealed unsafe class EpochDomainTests
     {
         var a = new EpochDomain();
         var b = new EpochDomain();
-        (Thread reader, ManualResetEventSlim leave) = ParkReader(a);
-        try
-        {
-            long r = b.BumpForRetire();
-            Assert.True(b.ComputeSafeEpoch(out bool active) > r, "domain B must not wait for a reader of domain A");
-            Assert.False(active);
-            var sw = Stopwatch.StartNew();
-            b.WaitForSafe(b.BumpForRetire());
-            Assert.True(sw.Elapsed < s_timeout);
-        }
-        finally
-        {
-            leave.Set();
-            Assert.True(reader.Join(s_timeout));
-            leave.Dispose();
-        }
+        using var reader = new ParkedReader(a);
+        long r = b.BumpForRetire();
+        Assert.True(b.ComputeSafeEpoch(out bool active) > r, "domain B must not wait for a reader of domain A");
+        Assert.False(active);
+        var sw = Stopwatch.StartNew();
+        b.WaitForSafe(b.BumpForRetire());
+        Assert.True(sw.Elapsed < s_timeout);
     }
 
     [Fact]
@@ -75,7 +46,7 @@ public sealed unsafe class EpochDomainTests
     {
         // Failure 2 at the epoch level: readers that enter after the wait began must never extend it.
         var domain = new EpochDomain();
-        (Thread parked, ManualResetEventSlim leave) = ParkReader(domain);
+        using var parked = new ParkedReader(domain);
         long r = domain.BumpForRetire();
         using var stop = new ManualResetEventSlim();
         long laterRegions = 0;
@@ -96,17 +67,14 @@ public sealed unsafe class EpochDomainTests
             var waiter = new Thread(() => domain.WaitForSafe(r));
             waiter.Start();
             Assert.False(waiter.Join(TimeSpan.FromMilliseconds(50)), "the wait must hold while the earlier reader is inside");
-            leave.Set();
+            parked.Leave();
             Assert.True(waiter.Join(s_timeout), "the wait must end once the earlier reader left, despite later readers");
             Assert.True(Interlocked.Read(ref laterRegions) > 0, "no later reader ran: the race was not exercised");
         }
         finally
         {
-            leave.Set();
             stop.Set();
             Assert.True(churn.Join(s_timeout));
-            Assert.True(parked.Join(s_timeout));
-            leave.Dispose();
         }
     }
 

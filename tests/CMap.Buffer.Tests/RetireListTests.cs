@@ -17,25 +17,14 @@ public sealed unsafe class RetireListTests
         var list = new RetireList(arena, pool, new EpochDomain());
         void* block = arena.Alloc(256);
 
-        using var entered = new ManualResetEventSlim();
-        using var leave = new ManualResetEventSlim();
-        var reader = new Thread(() =>
-        {
-            long* slot = list.Epoch.Enter();
-            entered.Set();
-            leave.Wait(s_timeout);
-            EpochDomain.Exit(slot);
-        });
-        reader.Start();
-        Assert.True(entered.Wait(s_timeout));
+        using var reader = new ParkedReader(list.Epoch);
 
         list.Retire(block, 256);
         Assert.Equal(0, list.TryDrain());
         Assert.Equal(256, arena.OutstandingBytes);
         Assert.Equal(1, list.PendingCount);
 
-        leave.Set();
-        Assert.True(reader.Join(s_timeout));
+        reader.Leave();
         list.DrainRetiredSoFar();
         Assert.Equal(0, arena.OutstandingBytes);
         Assert.Equal(1, list.ReleasedItems);
@@ -92,17 +81,7 @@ public sealed unsafe class RetireListTests
             blocks[i] = (nint)arena.Alloc(64);
         }
 
-        using var entered = new ManualResetEventSlim();
-        using var leave = new ManualResetEventSlim();
-        var reader = new Thread(() =>
-        {
-            long* slot = list.Epoch.Enter();
-            entered.Set();
-            leave.Wait(s_timeout);
-            EpochDomain.Exit(slot);
-        });
-        reader.Start();
-        Assert.True(entered.Wait(s_timeout));
+        using var reader = new ParkedReader(list.Epoch);
 
         list.Retire((void*)blocks[0], 64); // warm the path
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -115,8 +94,7 @@ public sealed unsafe class RetireListTests
         Assert.Equal(n, list.PendingCount);
         Assert.Equal(0, allocated);
 
-        leave.Set();
-        Assert.True(reader.Join(s_timeout));
+        reader.Leave();
         list.DrainRetiredSoFar();
         Assert.Equal(0, arena.OutstandingBytes);
     }
@@ -129,17 +107,7 @@ public sealed unsafe class RetireListTests
         var arena = new NativeArena();
         using var pool = new ChunkPool(arena, [1024], [0]);
         var list = new RetireList(arena, pool, new EpochDomain());
-        using var entered = new ManualResetEventSlim();
-        using var leave = new ManualResetEventSlim();
-        var reader = new Thread(() =>
-        {
-            long* slot = list.Epoch.Enter();
-            entered.Set();
-            leave.Wait(s_timeout);
-            EpochDomain.Exit(slot);
-        });
-        reader.Start();
-        Assert.True(entered.Wait(s_timeout));
+        using var reader = new ParkedReader(list.Epoch);
 
         long barriers = list.Epoch.Barriers;
         const int n = RetireList.DrainCountThreshold * 64;
@@ -151,8 +119,7 @@ public sealed unsafe class RetireListTests
         Assert.Equal(barriers, list.Epoch.Barriers);
         Assert.True(list.SkippedBarriers >= n / RetireList.DrainCountThreshold, $"only {list.SkippedBarriers} drain attempts were made");
 
-        leave.Set();
-        Assert.True(reader.Join(s_timeout));
+        reader.Leave();
         list.DrainRetiredSoFar();
         Assert.Equal(0, arena.OutstandingBytes);
     }
