@@ -23,7 +23,13 @@ internal static class Coordinator
         DateTimeOffset startedUtc = DateTimeOffset.UtcNow;
         long started = Stopwatch.GetTimestamp();
         string? loadAverageAtStart = Machine.LoadAverage();
-        IAnsiConsole progressConsole = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        // Progress goes to stderr: live bars when stderr is a terminal (even with stdout sent to a file), plain lines otherwise.
+        IAnsiConsole progressConsole = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(Console.Error),
+            Interactive = Console.IsErrorRedirected ? InteractionSupport.No : InteractionSupport.Yes,
+            Ansi = Console.IsErrorRedirected ? AnsiSupport.No : AnsiSupport.Detect,
+        });
         if (Console.IsErrorRedirected)
         {
             progressConsole.Profile.Width = LogWidth;
@@ -41,7 +47,7 @@ internal static class Coordinator
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(context =>
             {
-                ProgressTask overall = context.AddTask(Format.Invariant($"{plan.Length} workers ({options.Rounds} rounds × {options.Stores.Count} stores)"), maxValue: plan.Length);
+                ProgressTask overall = context.AddTask(Format.Invariant($"{plan.Length} workers ({options.Rounds} round{(options.Rounds == 1 ? "" : "s")} × {options.Stores.Count} store{(options.Stores.Count == 1 ? "" : "s")})"), maxValue: plan.Length);
                 for (int i = 0; i < plan.Length; i++)
                 {
                     (int round, string store) = plan[i];

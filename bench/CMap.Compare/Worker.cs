@@ -102,19 +102,21 @@ internal sealed class Worker
     }
 
     /// <summary>
-    /// Notes why figures of this worker may be the machine's rather than the store's: a timed phase whose threads had
-    /// to share the CPUs with other work, or a latency maximum far above every GC pause of that phase (a reader the
-    /// OS descheduled).
+    /// Notes why figures of this worker may be the machine's rather than the store's: timed phases whose threads had
+    /// to share the CPUs with other work (load above the core count), and a latency maximum far above every GC pause
+    /// of its phase (a reader the OS descheduled: the max and the corrected percentiles are then the scheduler's).
     /// </summary>
     private static void FlagOverload(StoreResult result)
     {
-        foreach ((string phase, CpuLoad? cpu) in new[] { ("get", result.Get?.Cpu), ("insert", result.Insert?.Cpu), ("mixed", result.Mixed?.Cpu), ("latency", result.Latency?.Cpu) })
+        (string Phase, CpuLoad Cpu)[] loaded = new[] { ("get", result.Get?.Cpu), ("insert", result.Insert?.Cpu), ("mixed", result.Mixed?.Cpu), ("latency", result.Latency?.Cpu) }
+            .Where(p => p.Item2 is { } c && c.Load > c.Cores + LoadTolerance)
+            .Select(p => (p.Item1, p.Item2!))
+            .ToArray();
+        if (loaded.Length > 0)
         {
-            if (cpu is { } c && c.Load > c.Cores + LoadTolerance)
-            {
-                result.Overload.Add(Format.Invariant(
-                    $"{phase} phase: load {c.Load:0.00} on {c.Cores} cores ({c.OwnThreads} busy threads of this run, {c.OtherCores:0.00} cores taken by other processes, {c.StealCores:0.00} by the hypervisor)"));
-            }
+            CpuLoad worst = loaded.MaxBy(p => p.Cpu.Load).Cpu;
+            result.Overload.Add(Format.Invariant(
+                $"overloaded: load up to {worst.Load:0.00} on {worst.Cores} cores in the {string.Join(", ", loaded.Select(p => p.Phase))} phase{(loaded.Length == 1 ? "" : "s")} ({worst.OwnThreads} busy threads of this run; other processes took {worst.OtherCores:0.00} cores, the hypervisor {worst.StealCores:0.00})"));
         }
 
         if (result.Latency is { } l)
@@ -124,7 +126,7 @@ internal sealed class Worker
             if (maxMs > (StallFactor * gcMs) + StallSlackMilliseconds)
             {
                 result.Overload.Add(Format.Invariant(
-                    $"latency phase: max Get {Format.Nanoseconds(l.MaxNanoseconds)} against {Format.Milliseconds(gcMs)} of GC pause in the whole phase: a stall no collection explains, most likely the OS descheduling a reader"));
+                    $"OS stall: max Get {Format.Nanoseconds(l.MaxNanoseconds)} against {Format.Milliseconds(gcMs)} of GC pause in the whole latency phase, so a reader was descheduled; that max and the corrected percentiles are the scheduler's, not the store's"));
             }
         }
     }

@@ -21,7 +21,7 @@ internal static class ConsoleReport
         StoreResult[] flagged = run.Runs.Where(r => r.Overload.Count > 0).ToArray();
         if (flagged.Length > 0)
         {
-            console.MarkupLine($"[yellow]{flagged.Length} of {run.Runs.Count} workers ran on an overloaded machine; their figures may be the machine's, not the store's:[/]");
+            console.MarkupLine($"[yellow]{flagged.Length} of {run.Runs.Count} workers flagged; those figures may be the machine's, not the store's (they still count in the medians):[/]");
             foreach (StoreResult r in flagged)
             {
                 foreach (string reason in r.Overload)
@@ -32,7 +32,7 @@ internal static class ConsoleReport
         }
         else
         {
-            console.MarkupLine("No worker was flagged as overloaded.");
+            console.MarkupLine("No worker was flagged: no timed phase had to share the CPUs, and no latency max stood far above its GC pauses.");
         }
 
         foreach (StoreResult failed in run.Runs.Where(r => r.Error is not null))

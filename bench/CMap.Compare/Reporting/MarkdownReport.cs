@@ -38,7 +38,7 @@ internal static class MarkdownReport
         md.AppendLine(Format.Invariant($"Each round's figure divided by the baseline's figure of the same round; the median of those ratios, and their min–max in brackets. {ResultTable.Unsteady.Trim()} marks a spread wider than ±{ResultTable.RepeatableWithin * 100:0}% of the median. Headline figures first; indented rows are the others.")).AppendLine();
         AppendTable(md, ResultTable.Ratios(run));
 
-        md.AppendLine("## Overloaded workers").AppendLine();
+        md.AppendLine("## Flagged workers").AppendLine();
         StoreResult[] flagged = run.Runs.Where(r => r.Overload.Count > 0).ToArray();
         if (flagged.Length == 0)
         {
@@ -46,7 +46,7 @@ internal static class MarkdownReport
         }
         else
         {
-            md.AppendLine(Format.Invariant($"{flagged.Length} of {run.Runs.Count} workers; their figures may be the machine's rather than the store's (they still count in the medians):")).AppendLine();
+            md.AppendLine(Format.Invariant($"{flagged.Length} of {run.Runs.Count} workers; those figures may be the machine's rather than the store's (they still count in the medians):")).AppendLine();
             foreach (StoreResult r in flagged)
             {
                 foreach (string reason in r.Overload)
@@ -73,13 +73,13 @@ internal static class MarkdownReport
         md.AppendLine("## Headline figures by round").AppendLine();
         md.AppendLine("In the order the workers ran.").AppendLine();
         Metric[] headline = ResultTable.RatioMetrics(run).Where(x => x.Headline).ToArray();
-        md.Append("| Round | Store | ").AppendJoin(" | ", headline.Select(h => h.Label)).AppendLine(" | Overloaded |");
+        md.Append("| Round | Store | ").AppendJoin(" | ", headline.Select(h => h.Label)).AppendLine(" | Flagged |");
         md.Append("|---:|---|").AppendJoin("", headline.Select(_ => "---:|")).AppendLine("---|");
         foreach (StoreResult r in run.Runs)
         {
             md.Append(Format.Invariant($"| {r.Round} | {r.Store} | "))
                 .AppendJoin(" | ", headline.Select(h => h.Select(r) is double v ? h.Format(v) : ResultTable.Missing))
-                .AppendLine(r.Overload.Count > 0 ? " | yes |" : " | |");
+                .AppendLine(r.Overload.Count > 0 ? $" | {string.Join("; ", r.Overload.Select(o => o[..o.IndexOf(':', StringComparison.Ordinal)]))} |" : " | |");
         }
 
         md.AppendLine().AppendLine("## Charts").AppendLine();
@@ -127,12 +127,14 @@ internal static class MarkdownReport
               the gets a caller issuing one every "correction interval" would have had waiting behind each slow get; the
               interval is the store's own time per get per thread in the Get phase (no writer). The max shows the longest
               single stall.
-            - **Overloaded workers.** Around every timed phase the worker reads the machine's CPU time (/proc/stat) and
+            - **Flagged workers.** Around every timed phase the worker reads the machine's CPU time (/proc/stat) and
               its own (/proc/self/stat). The phase's load is its busy threads plus the cores other processes and the
-              hypervisor (steal) took meanwhile; a phase whose load passes the core count by more than {Worker.LoadTolerance:0.##} is
-              flagged, as is a latency phase whose max exceeds {Worker.StallFactor:0}× its GC pause plus {Worker.StallSlackMilliseconds:0} ms
-              (a stall no collection explains: on a busy machine, a reader the OS descheduled). The 1-minute load
-              average is reported but not used for the flag: it lags by a minute and counts this run's own threads.
+              hypervisor (steal) took meanwhile; a worker with a phase whose load passes the core count by more than
+              {Worker.LoadTolerance:0.##} is flagged "overloaded". One whose latency max exceeds {Worker.StallFactor:0}× the GC pause of the whole
+              latency phase plus {Worker.StallSlackMilliseconds:0} ms is flagged "OS stall": no collection explains it, so a reader was
+              descheduled, and that max and the corrected percentiles measure the scheduler (with as many busy threads as
+              cores, a few milliseconds happen even on a quiet machine). The 1-minute load average is reported but not
+              used: it lags by a minute and counts this run's own threads.
             - **GC**: collection counts and `GC.GetTotalPauseDuration` over the whole worker process, including the
               collections the tool forces for its memory readings (counted separately).
             - MemoryCache takes object keys, so its adapter converts each byte key to a hex string on every operation; that
