@@ -13,7 +13,7 @@ namespace CMap.CompactionBench;
 /// <summary>
 /// Measures what the compaction issue asks for, each figure next to its baseline from the same run:
 /// compaction throughput, writer stall and Get latency with and without compaction running, and native bytes
-/// before and after the churn scenarios. Usage: <c>dotnet run -c Release --project bench/CMap.CompactionBench
+/// before and after the churn scenarios, and write throughput with a reader parked in a callback. Usage: <c>dotnet run -c Release --project bench/CMap.CompactionBench
 /// [-- --entries N --value-size N --seconds S --big N --out DIR]</c>.
 /// </summary>
 internal static class Program
@@ -50,6 +50,7 @@ internal static class Program
 
         Throughput(report);
         Stalls(report);
+        ParkedReaderScenario.Run(report, Math.Min(s_entries, 200_000), s_valueSize, Math.Min(s_seconds, 1.5), rounds: 5);
         Churn(report);
 
         Directory.CreateDirectory(s_out);
