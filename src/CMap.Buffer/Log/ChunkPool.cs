@@ -140,7 +140,11 @@ internal sealed class ChunkPool : IDisposable
         Chunk? shell;
         lock (_shellsLock)
         {
+            // CA2000 (Reliability, all): a shell is a chunk whose memory is already freed, owned by this pool; it is
+            // returned to the caller or pushed back below, never dropped, so there is nothing to dispose here.
+#pragma warning disable CA2000
             _shells[sizeClass].TryPop(out shell);
+#pragma warning restore CA2000
         }
 
         if (shell is null)

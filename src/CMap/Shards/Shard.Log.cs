@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using CMap.Buffer;
-using CMap.Compaction;
 
 namespace CMap;
 
