@@ -3,7 +3,8 @@ using System.Threading;
 
 namespace CMap;
 
-/// <summary>Clear, Compact, statistics, Dispose and the finalizer: the members that manage the map's memory as a whole.</summary>
+// Clear, Compact, statistics, Dispose and the finalizer: the members that manage the map's memory as a whole.
+// (Plain comments on this and the other partial declarations: doc comments on them would be merged into ByteMap's.)
 public sealed partial class ByteMap
 {
     // Serializes compaction passes (the background one and Compact()); never taken by readers or writers.

@@ -4,12 +4,10 @@ using System.Runtime.CompilerServices;
 
 namespace CMap;
 
-/// <summary>
-/// The read API. Each member checks the key, hashes once and calls the shard's one read core with its own consumer.
-/// Every one ends with <see cref="GC.KeepAlive"/> [E8]: with the optimizing JIT a map whose last reference is the
-/// running call could otherwise become unreachable inside its own read, and its finalizer free memory the read (or
-/// a TryRead callback) is still looking at.
-/// </summary>
+// The read API. Each member checks the key, hashes once and calls the shard's one read core with its own consumer.
+// Every one ends with GC.KeepAlive [E8]: with the optimizing JIT a map whose last reference is the running call could
+// otherwise become unreachable inside its own read, and its finalizer free memory the read (or a TryRead callback) is
+// still looking at.
 public sealed partial class ByteMap
 {
     /// <summary>Returns a copy of the value stored for <paramref name="key"/>, or null.</summary>
@@ -47,7 +45,10 @@ public sealed partial class ByteMap
         return copy.Copied;
     }
 
-    /// <summary>Writes the value stored for <paramref name="key"/> to <paramref name="destination"/>.</summary>
+    /// <summary>
+    /// Writes the value stored for <paramref name="key"/> to <paramref name="destination"/>. An exception the writer
+    /// throws reaches the caller; the map is unaffected.
+    /// </summary>
     /// <returns>True when the key was found and its value written; false when it is absent.</returns>
     /// <exception cref="ArgumentException">The key is longer than <see cref="MaxKeyLength"/>.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="destination"/> is null.</exception>
@@ -72,7 +73,8 @@ public sealed partial class ByteMap
     /// The span must not escape the callback. Other threads' reads and writes proceed meanwhile, but memory this map
     /// retires during a long callback is freed only after it returns (other maps are not affected). Inside the
     /// callback this map's <see cref="Clear"/>, <see cref="Compact"/> and <see cref="Dispose"/> throw
-    /// <see cref="InvalidOperationException"/>: they would wait for the callback itself.
+    /// <see cref="InvalidOperationException"/>: they would wait for the callback itself. An exception the callback
+    /// throws reaches the caller; the map is unaffected.
     /// </summary>
     /// <typeparam name="TState">State passed to the callback, so it need not capture.</typeparam>
     /// <returns>True when the key was found and <paramref name="reader"/> was called.</returns>

@@ -3,7 +3,7 @@ using CMap.Buffer;
 
 namespace CMap;
 
-/// <summary>Test-only views of a map's internals. Not part of the public API and never on a hot path.</summary>
+// Test-only views of a map's internals. Not part of the public API and never on a hot path.
 public sealed partial class ByteMap
 {
     /// <summary>The arena that owns every native byte of this map.</summary>

@@ -221,7 +221,8 @@ public sealed unsafe partial class ByteMap : IDisposable
     /// <summary>Removes <paramref name="key"/>.</summary>
     /// <returns>True when the key was present.</returns>
     /// <exception cref="ArgumentException">The key is longer than <see cref="MaxKeyLength"/>; the map is unchanged.</exception>
-    /// <exception cref="OutOfMemoryException">Never for the removal itself; only reported when it cannot be done.</exception>
+    /// <exception cref="OutOfMemoryException">Not from the removal itself, which allocates nothing (a shrink of the index
+    /// that finds no memory is skipped, and the map stays correct).</exception>
     /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public bool Delete(ReadOnlySpan<byte> key)
     {

@@ -4,7 +4,7 @@ using CMap.Compaction;
 
 namespace CMap;
 
-/// <summary>Test-only settings. Each is honoured only when <see cref="TestHooks"/> is armed (the test projects).</summary>
+// Test-only settings, all internal. Each is honoured only when TestHooks is armed (the test projects).
 public sealed partial class CMapConfig
 {
     /// <summary>Test hook: makes the compaction scheduler (default: one background thread).</summary>
