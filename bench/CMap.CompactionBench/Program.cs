@@ -77,37 +77,45 @@ internal static class Program
         return keys;
     }
 
-    /// <summary>Compact() after half the entries were overwritten: live MB moved per second.</summary>
+    /// <summary>
+    /// Compact() after half the entries were overwritten: live MB moved per second. Three times, each on a fresh map:
+    /// the first call of a process runs the compactor's code at tier 0 and copies into fresh (page-faulting) memory;
+    /// the later ones show the steady state.
+    /// </summary>
     private static void Throughput(StringBuilder report)
     {
         Console.Error.WriteLine("compaction throughput…");
         byte[][] keys = Keys(s_entries, 1);
         byte[] value = new byte[s_valueSize];
-        using ByteMap map = NewMap(background: false);
-        foreach (byte[] k in keys)
-        {
-            map.Insert(k, value);
-        }
-
-        var rnd = new Random(2);
-        for (int i = 0; i < s_entries / 2; i++)
-        {
-            map.Insert(keys[rnd.Next(s_entries)], value);
-        }
-
-        CMapStatistics before = map.GetStatistics();
-        var sw = Stopwatch.StartNew();
-        map.Compact();
-        sw.Stop();
-        CMapStatistics after = map.GetStatistics();
-        double mb = (after.CompactionBytesMoved - before.CompactionBytesMoved) / 1e6;
         report.AppendLine("## Compaction throughput\n");
-        report.AppendLine("| figure | value |\n|---|---|");
-        report.AppendLine(CultureInfo.InvariantCulture, $"| live bytes moved | {mb:F1} MB |");
-        report.AppendLine(CultureInfo.InvariantCulture, $"| dead bytes before / after | {before.DeadBytes / 1e6:F1} MB / {after.DeadBytes / 1e6:F1} MB |");
-        report.AppendLine(CultureInfo.InvariantCulture, $"| native bytes before / after | {before.NativeBytes / 1e6:F1} MB / {after.NativeBytes / 1e6:F1} MB |");
-        report.AppendLine(CultureInfo.InvariantCulture, $"| Compact() time | {sw.Elapsed.TotalMilliseconds:F0} ms |");
-        report.AppendLine(CultureInfo.InvariantCulture, $"| **throughput** | **{mb / sw.Elapsed.TotalSeconds:F0} MB/s of live data moved** |\n");
+        report.AppendLine("`Compact()` after half the entries were overwritten, three times in this process, each on a fresh map.\n");
+        report.AppendLine("| call | live bytes moved | dead bytes before / after | native bytes before / after | Compact() time | throughput |\n|---|---|---|---|---|---|");
+        var rates = new double[3];
+        for (int call = 0; call < rates.Length; call++)
+        {
+            using ByteMap map = NewMap(background: false);
+            foreach (byte[] k in keys)
+            {
+                map.Insert(k, value);
+            }
+
+            var rnd = new Random(2);
+            for (int i = 0; i < s_entries / 2; i++)
+            {
+                map.Insert(keys[rnd.Next(s_entries)], value);
+            }
+
+            CMapStatistics before = map.GetStatistics();
+            var sw = Stopwatch.StartNew();
+            map.Compact();
+            sw.Stop();
+            CMapStatistics after = map.GetStatistics();
+            double mb = (after.CompactionBytesMoved - before.CompactionBytesMoved) / 1e6;
+            rates[call] = mb / sw.Elapsed.TotalSeconds;
+            report.AppendLine(CultureInfo.InvariantCulture, $"| {(call == 0 ? "first (cold)" : $"{call + 1} (warm)")} | {mb:F1} MB | {before.DeadBytes / 1e6:F1} MB / {after.DeadBytes / 1e6:F1} MB | {before.NativeBytes / 1e6:F1} MB / {after.NativeBytes / 1e6:F1} MB | {sw.Elapsed.TotalMilliseconds:F0} ms | {rates[call]:F0} MB/s |");
+        }
+
+        report.AppendLine(CultureInfo.InvariantCulture, $"\n**Throughput: {rates[0]:F0} MB/s on the first call, {Math.Max(rates[1], rates[2]):F0} MB/s warm (best of calls 2 and 3).**\n");
     }
 
     /// <summary>
