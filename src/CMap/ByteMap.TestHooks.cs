@@ -31,47 +31,11 @@ public sealed partial class ByteMap
     internal Shard ShardForTests(int index) => _shards[index];
 
     /// <summary>The most bytes any compaction batch of any shard copied while holding its shard lock.</summary>
-    internal long MaxBytesCopiedUnderLockForTests
-    {
-        get
-        {
-            long max = 0;
-            foreach (Shard s in _shards)
-            {
-                max = System.Math.Max(max, s.MaxBytesCopiedUnderLock);
-            }
-
-            return max;
-        }
-    }
+    internal long MaxBytesCopiedUnderLockForTests => System.Linq.Enumerable.Max(_shards, static s => s.MaxBytesCopiedUnderLock);
 
     /// <summary>Entries larger than a batch that compaction copied outside the shard lock.</summary>
-    internal long LargeMovesOutsideLockForTests
-    {
-        get
-        {
-            long n = 0;
-            foreach (Shard s in _shards)
-            {
-                n += s.LargeMovesOutsideLock;
-            }
-
-            return n;
-        }
-    }
+    internal long LargeMovesOutsideLockForTests => System.Linq.Enumerable.Sum(_shards, static s => s.LargeMovesOutsideLock);
 
     /// <summary>Large moves dropped because a racing write replaced the entry while it was being copied.</summary>
-    internal long LargeMovesLostToWritersForTests
-    {
-        get
-        {
-            long n = 0;
-            foreach (Shard s in _shards)
-            {
-                n += s.LargeMovesLostToWriters;
-            }
-
-            return n;
-        }
-    }
+    internal long LargeMovesLostToWritersForTests => System.Linq.Enumerable.Sum(_shards, static s => s.LargeMovesLostToWriters);
 }
