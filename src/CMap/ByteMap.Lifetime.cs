@@ -13,6 +13,7 @@ public sealed partial class ByteMap
     // Compaction failures. Written by the compacting thread with Interlocked / Volatile; read by statistics.
     private long _compactionErrors;
     private long _compactionPasses;
+    private long _compactionDeferrals;
     private Exception? _lastCompactionError;
 
     // Dispose's stages, under _disposeLock: the shards were released (the domain is closed), then the memory freed.
@@ -91,16 +92,28 @@ public sealed partial class ByteMap
         return chunks;
     }
 
-    /// <summary>One background pass: compacts the shards that asked. Never throws; failures go to statistics.</summary>
-    private void RunCompactionPass()
+    /// <summary>
+    /// One background pass: compacts the shards that asked. Never throws; failures go to statistics. Returns true
+    /// when it deferred itself [E7]: while this map's readers hold back more than
+    /// <see cref="CMap.Buffer.RetireList.HeldBackBytesThreshold"/> of retired memory, a pass could free nothing and
+    /// would only copy live entries into fresh chunks; the requests stay pending and the scheduler retries soon.
+    /// </summary>
+    private bool RunCompactionPass()
     {
+        if (_memory.Retired.IsHeldBackByReaders)
+        {
+            Interlocked.Increment(ref _compactionDeferrals);
+            GC.KeepAlive(this); // [E8]
+            return true;
+        }
+
         using (_compactionGate.EnterScope())
         {
             foreach (Shard s in _shards)
             {
                 if (_memory.Epoch.IsClosed)
                 {
-                    return;
+                    return false;
                 }
 
                 if (!s.TakeCompactionRequest())
@@ -125,6 +138,7 @@ public sealed partial class ByteMap
 
         _memory.Retired.TryDrain();
         GC.KeepAlive(this); // [E8] a finalizer never runs while a pass does
+        return false;
     }
 
     /// <summary>Reads the map's counters without stopping it.</summary>

@@ -38,4 +38,7 @@ public sealed partial class ByteMap
 
     /// <summary>Large moves dropped because a racing write replaced the entry while it was being copied.</summary>
     internal long LargeMovesLostToWritersForTests => System.Linq.Enumerable.Sum(_shards, static s => s.LargeMovesLostToWriters);
+
+    /// <summary>Background passes that deferred themselves because readers held back retired memory.</summary>
+    internal long CompactionDeferralsForTests => Volatile.Read(ref _compactionDeferrals);
 }

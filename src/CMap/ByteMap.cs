@@ -112,13 +112,7 @@ public sealed unsafe partial class ByteMap : IDisposable
         {
             // The compactor thread must not keep the map alive: an abandoned map is freed by its finalizer.
             var weak = new WeakReference<ByteMap>(this);
-            _scheduler.Start(() =>
-            {
-                if (weak.TryGetTarget(out ByteMap? map))
-                {
-                    map.RunCompactionPass();
-                }
-            });
+            _scheduler.Start(() => weak.TryGetTarget(out ByteMap? map) && map.RunCompactionPass());
         }
 
         GC.ReRegisterForFinalize(this);

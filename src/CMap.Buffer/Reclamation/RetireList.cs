@@ -26,6 +26,12 @@ internal sealed unsafe class RetireList
     /// </summary>
     internal const long DrainBytesThreshold = 1L << 20;
 
+    /// <summary>
+    /// Retired bytes that readers must hold back before background compaction defers itself
+    /// (<see cref="IsHeldBackByReaders"/>): four drain thresholds, far above what readers that come and go keep pending.
+    /// </summary>
+    internal const long HeldBackBytesThreshold = 4 * DrainBytesThreshold;
+
     private readonly NativeArena _arena;
     private readonly ChunkPool _pool;
     private readonly EpochDomain _epoch;
@@ -88,6 +94,28 @@ internal sealed unsafe class RetireList
     }
 
     private bool _unsafeSkipGracePeriod;
+
+    /// <summary>
+    /// [E7] True when at least <see cref="HeldBackBytesThreshold"/> bytes are pending and a reader still holds back even
+    /// the oldest of them (by the barrier-free bound, which may miss a reader but never invents one): nothing retired
+    /// from now on can be freed until that reader leaves.
+    /// </summary>
+    internal bool IsHeldBackByReaders
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (_pendingBytes < HeldBackBytesThreshold)
+                {
+                    return false;
+                }
+
+                long oldest = Math.Min(_chunkHead?.RetiredEpoch ?? long.MaxValue, _blockHead != null ? _blockHead->Epoch : long.MaxValue);
+                return oldest >= _epoch.PeekSafeEpoch();
+            }
+        }
+    }
 
     /// <summary>Retires a chunk; after the grace period it goes back to its pool. The chunk must be unpublished.</summary>
     internal void Retire(Chunk chunk)

@@ -11,8 +11,12 @@ namespace CMap.Compaction;
 /// </summary>
 internal abstract class CompactionScheduler : IDisposable
 {
-    /// <summary>Binds the scheduler to the pass it runs.</summary>
-    internal abstract void Start(Action runPass);
+    /// <summary>
+    /// Binds the scheduler to the pass it runs. The pass returns true when it deferred itself (readers hold back
+    /// retired memory, so compacting now would only add copies nobody can free): the scheduler then runs it again
+    /// after a short interval even if no new request arrives.
+    /// </summary>
+    internal abstract void Start(Func<bool> runPass);
 
     /// <summary>Asks for a pass soon.</summary>
     internal abstract void Request();
@@ -36,12 +40,15 @@ internal sealed class BackgroundCompactionScheduler : CompactionScheduler
 {
     private readonly AutoResetEvent _wake = new(false);
     private Thread? _thread;
-    private Action? _runPass;
+    private Func<bool>? _runPass;
+
+    /// <summary>How soon a deferred pass is retried.</summary>
+    internal static readonly TimeSpan DeferredRetry = TimeSpan.FromMilliseconds(10);
 
     // Written once by Dispose (Volatile); read by the thread after each wake-up.
     private bool _stopping;
 
-    internal override void Start(Action runPass)
+    internal override void Start(Func<bool> runPass)
     {
         _runPass = runPass;
         _thread = new Thread(Loop) { IsBackground = true, Name = "CMap compactor" };
@@ -76,9 +83,11 @@ internal sealed class BackgroundCompactionScheduler : CompactionScheduler
 
     private void Loop()
     {
+        bool deferred = false;
         while (true)
         {
-            _wake.WaitOne();
+            // A deferred pass is retried after a short interval; otherwise sleep until a shard asks.
+            _wake.WaitOne(deferred ? DeferredRetry : Timeout.InfiniteTimeSpan);
             if (Volatile.Read(ref _stopping))
             {
                 return;
@@ -88,7 +97,7 @@ internal sealed class BackgroundCompactionScheduler : CompactionScheduler
             Interlocked.Exchange(ref _signaled, 0);
 
             // The pass records its own failures in the map's statistics; nothing escapes to kill the thread.
-            _runPass!();
+            deferred = _runPass!();
         }
     }
 }

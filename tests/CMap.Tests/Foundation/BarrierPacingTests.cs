@@ -88,4 +88,58 @@ public sealed class BarrierPacingTests(ITestOutputHelper output)
         long bound = (retired / CMap.Buffer.RetireList.DrainCountThreshold) + 1;
         Assert.True(barriers <= bound, $"{barriers} barriers for {retired} retirements; the pacing rule allows {bound}");
     }
+
+    [Fact]
+    public void BackgroundCompactionWaitsWhileAReaderHoldsBackRetiredMemory()
+    {
+        // While a reader holds back retired memory, a compaction pass could free nothing: it would copy live entries
+        // into fresh chunks that the reader also keeps alive. The pass defers itself (the scheduler retries it), and
+        // runs once the reader has left.
+        var scheduler = new ManualCompactionScheduler();
+        using var map = new ByteMap(new CMapConfig
+        {
+            ShardCount = 1,
+            Seed = 9,
+            ChunkSizes = [4096],
+            MaxRetainedChunkBytes = 0,
+            CompactionMinDeadBytes = 0,
+            CompactionSchedulerFactory = () => scheduler,
+        });
+        map.Insert("parked"u8, "p"u8);
+        using var entered = new ManualResetEventSlim();
+        using var leave = new ManualResetEventSlim();
+        var reader = new Thread(() => map.TryRead("parked"u8, 0, (_, _) =>
+        {
+            entered.Set();
+            leave.Wait(s_timeout);
+        }));
+        reader.Start();
+        Assert.True(entered.Wait(s_timeout));
+
+        var rnd = new Random(9);
+        byte[] value = new byte[1000];
+        for (int i = 0; i < 20_000; i++)
+        {
+            map.Insert(StressValue.Key(rnd.Next(64)), value);
+        }
+
+        long heldBack = map.RetiredForTests.PendingBytes;
+        long compactedBefore = map.GetStatistics().ChunksCompacted;
+        Assert.True(scheduler.RunPending(), "the churn never asked for compaction: the test did not exercise the pass");
+        long deferrals = map.CompactionDeferralsForTests;
+        long compactedWhileParked = map.GetStatistics().ChunksCompacted - compactedBefore;
+        output.WriteLine($"held back {heldBack:N0} B; {deferrals} deferred passes; {compactedWhileParked} chunks compacted while the reader was parked");
+        Assert.True(heldBack >= CMap.Buffer.RetireList.HeldBackBytesThreshold, $"only {heldBack} bytes were held back");
+        Assert.Equal(1, deferrals);
+        Assert.Equal(0, compactedWhileParked);
+
+        leave.Set();
+        Assert.True(reader.Join(s_timeout));
+
+        // The deferred request is still pending; with the reader gone the next pass drains first, then compacts.
+        map.RetiredForTests.TryDrain();
+        Assert.True(scheduler.RunPending(), "the deferred request was lost");
+        Assert.Equal(1, map.CompactionDeferralsForTests);
+        Assert.True(map.GetStatistics().ChunksCompacted > compactedBefore, "the pass never ran after the reader left");
+    }
 }

@@ -7,14 +7,14 @@ namespace CMap.Tests.Support;
 /// <summary>Test scheduler: counts requests; the test runs the pass on its own thread with <see cref="RunPending"/>.</summary>
 internal sealed class ManualCompactionScheduler : CompactionScheduler
 {
-    private Action? _runPass;
+    private Func<bool>? _runPass;
     private int _requests;
     private long _totalRequests;
 
     /// <summary>Requests since the map was created.</summary>
     internal long TotalRequests => Volatile.Read(ref _totalRequests);
 
-    internal override void Start(Action runPass) => _runPass = runPass;
+    internal override void Start(Func<bool> runPass) => _runPass = runPass;
 
     internal override void Request()
     {
@@ -30,7 +30,12 @@ internal sealed class ManualCompactionScheduler : CompactionScheduler
             return false;
         }
 
-        _runPass!();
+        if (_runPass!())
+        {
+            // Deferred: keep the request, as the background scheduler retries a deferred pass.
+            Interlocked.Exchange(ref _requests, 1);
+        }
+
         return true;
     }
 
