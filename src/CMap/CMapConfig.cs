@@ -46,7 +46,7 @@ public sealed partial class CMapConfig
     /// The XXH3 seed. Null (the default) draws a random seed per map from a cryptographic source, so colliding keys
     /// cannot be crafted offline. A fixed seed is for tests and reproducible benchmarks only, never for keys an
     /// attacker can choose: anyone who knows it can build unlimited keys on one probe chain (for 8-byte keys XXH3
-    /// inverts exactly), and 8,192 such keys make a hit about 830× slower.
+    /// inverts exactly), and every lookup of such a key walks the whole chain.
     /// </summary>
     public ulong? Seed { get; init; }
 
@@ -109,8 +109,7 @@ public sealed partial class CMapConfig
         {
             // Sized from the expected entries: enough shards that an index rebuild stays small (~8 K entries), but
             // no more than needed, since every shard appends to its own tail chunk and a small map spread over
-            // many tails is a cache-hostile map (the BenchmarkDotNet overwrite ratio at 1 K went from 3.65x to
-            // 1.18x when 64 shards became 8).
+            // many tails is a cache-hostile map (see the 1 K-entry figures in docs/benchmarks.md).
             long wanted = (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Max(1, InitialCapacity / EntriesPerShardTarget));
             return (int)Math.Clamp(wanted, Math.Min(4L * cores, 1024), 1024);
         }

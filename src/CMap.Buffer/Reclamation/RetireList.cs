@@ -19,10 +19,8 @@ internal sealed unsafe class RetireList
 
     /// <summary>
     /// …or this many bytes, so that retired chunks get back to their pool (and are reused) after a few retirements,
-    /// not after 32 of them. A drain that can free something costs one process-wide barrier: 1–4 µs here, and an
-    /// interrupt for every thread of the process running at that moment. At 256 KiB a churning writer (200 MB/s of
-    /// log) drained ~800 times a second and those interrupts showed at a reader's p99.9; 1 MiB keeps them under 1 in
-    /// 5,000 reads at a million reads a second.
+    /// not after 32 of them. A drain that can free something costs one process-wide barrier: an interrupt for every
+    /// thread of the process running at that moment, which shows at a reader's p99.9 when drains are frequent.
     /// </summary>
     internal const long DrainBytesThreshold = 1L << 20;
 
@@ -111,7 +109,7 @@ internal sealed unsafe class RetireList
                     return false;
                 }
 
-                long oldest = Math.Min(_chunkHead?.RetiredEpoch ?? long.MaxValue, _blockHead != null ? _blockHead->Epoch : long.MaxValue);
+                long oldest = OldestEpochUnsynchronized;
                 return oldest >= _epoch.PeekSafeEpoch();
             }
         }
@@ -180,6 +178,10 @@ internal sealed unsafe class RetireList
         }
     }
 
+    /// <summary>The retirement epoch of the oldest pending item (each list is in epoch order), or long.MaxValue.</summary>
+    private long OldestEpochUnsynchronized =>
+        Math.Min(_chunkHead?.RetiredEpoch ?? long.MaxValue, _blockHead != null ? _blockHead->Epoch : long.MaxValue);
+
     private bool CountUnsynchronized(long bytes)
     {
         _count++;
@@ -233,7 +235,7 @@ internal sealed unsafe class RetireList
                 return 0;
             }
 
-            long oldest = Math.Min(_chunkHead?.RetiredEpoch ?? long.MaxValue, _blockHead != null ? _blockHead->Epoch : long.MaxValue);
+            long oldest = OldestEpochUnsynchronized;
             bool skipGraceForChunks = UnsafeSkipGracePeriod;
             long safe;
             bool readersActive = false;
