@@ -92,61 +92,13 @@ public sealed partial class ByteMap
         return chunks;
     }
 
-    /// <summary>
-    /// One background pass: compacts the shards that asked. Never throws; failures go to statistics. Returns true
-    /// when it deferred itself [E7]: while this map's readers hold back more than
-    /// <see cref="CMap.Buffer.RetireList.HeldBackBytesThreshold"/> of retired memory, a pass could free nothing and
-    /// would only copy live entries into fresh chunks; the requests stay pending and the scheduler retries soon.
-    /// </summary>
-    private bool RunCompactionPass()
-    {
-        if (_memory.Retired.IsHeldBackByReaders)
-        {
-            Interlocked.Increment(ref _compactionDeferrals);
-            GC.KeepAlive(this); // [E8]
-            return true;
-        }
-
-        using (_compactionGate.EnterScope())
-        {
-            foreach (Shard s in _shards)
-            {
-                if (_memory.Epoch.IsClosed)
-                {
-                    return false;
-                }
-
-                if (!s.TakeCompactionRequest())
-                {
-                    continue;
-                }
-
-                try
-                {
-                    s.Compact(everything: false);
-                }
-                catch (Exception ex)
-                {
-                    // [C4] The shard is consistent (no entry was moved halfway); record and go on with the others.
-                    Interlocked.Increment(ref _compactionErrors);
-                    Volatile.Write(ref _lastCompactionError, ex);
-                }
-            }
-
-            Interlocked.Increment(ref _compactionPasses);
-        }
-
-        _memory.Retired.TryDrain();
-        GC.KeepAlive(this); // [E8] a finalizer never runs while a pass does
-        return false;
-    }
-
     /// <summary>Reads the map's counters without stopping it.</summary>
     /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public CMapStatistics GetStatistics()
     {
         ThrowIfDisposed();
         long count = 0, live = 0, dead = 0, slack = 0, chunks = 0, oversize = 0, index = 0, rebuilds = 0, compacted = 0, moved = 0, reclaimed = 0;
+        long evictions = 0, expirations = 0, removals = 0;
         foreach (Shard s in _shards)
         {
             count += s.Count;
@@ -160,6 +112,9 @@ public sealed partial class ByteMap
             compacted += s.ChunksCompacted;
             moved += s.BytesMoved;
             reclaimed += s.BytesReclaimed;
+            evictions += s.Evictions;
+            expirations += s.Expirations;
+            removals += s.Removals;
         }
 
         return new CMapStatistics
@@ -182,6 +137,12 @@ public sealed partial class ByteMap
             CompactionBytesReclaimed = reclaimed,
             CompactionErrors = Volatile.Read(ref _compactionErrors),
             LastCompactionError = Volatile.Read(ref _lastCompactionError),
+            MaxBytes = _budget?.Limit,
+            Hits = _memory.Epoch.SumCounter(CMap.Buffer.EpochDomain.HitsOffset),
+            Misses = _memory.Epoch.SumCounter(CMap.Buffer.EpochDomain.MissesOffset),
+            Evictions = evictions,
+            Expirations = expirations,
+            Removals = removals,
         };
     }
 
@@ -215,6 +176,7 @@ public sealed partial class ByteMap
         {
             // [E6] Readers entering after this throw ObjectDisposedException; the grace wait below covers the rest.
             _memory.Epoch.Close();
+            _expiryTimer.Dispose();
             _scheduler?.Stop(wait);
             foreach (Shard? s in _shards)
             {

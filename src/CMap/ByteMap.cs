@@ -32,6 +32,10 @@ public sealed unsafe partial class ByteMap : IDisposable
     private readonly int _maxValueLength;
     private readonly MapMemory _memory;
     private readonly CompactionScheduler? _scheduler;
+    private readonly ExpiryClock _clock;
+    private readonly ExpiryTimer _expiryTimer;
+    private readonly MemoryBudget? _budget;
+    private readonly long _maxEntryBytes; // a quarter of the budget, or long.MaxValue
 
     /// <summary>Creates a map with the default <see cref="CMapConfig"/>.</summary>
     /// <exception cref="OutOfMemoryException">The initial index tables could not be allocated.</exception>
@@ -66,7 +70,13 @@ public sealed unsafe partial class ByteMap : IDisposable
         ulong seed = config.Seed ?? BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(sizeof(ulong)));
         _hasher = new KeyHasher(seed, TestHooks.Enabled ? config.HashMask : ulong.MaxValue);
         _maxValueLength = config.MaxValueLength;
-        _memory = new MapMemory(chunkSizes, config.MaxRetainedChunkBytes, TestHooks.Enabled && config.PoisonFreedChunks);
+        // With a budget the pools may keep only a small part of it: a thirty-second, shared by the size classes.
+        long retained = config.MaxBytes is long cap ? Math.Min(config.MaxRetainedChunkBytes, cap / 32 / chunkSizes.Length) : config.MaxRetainedChunkBytes;
+        _memory = new MapMemory(chunkSizes, retained, TestHooks.Enabled && config.PoisonFreedChunks);
+        _clock = new ExpiryClock(config.TimeProvider ?? TimeProvider.System);
+        _expiryTimer = new ExpiryTimer(_clock.Time, config.ExpirationScanInterval);
+        _budget = config.MaxBytes is long limit ? new MemoryBudget(limit, _memory) : null;
+        _maxEntryBytes = _budget?.MaxEntryBytes ?? long.MaxValue;
         if (config.CompactionSchedulerFactory is not null || config.BackgroundCompaction)
         {
             // CA2000 (Reliability, all): the map owns the scheduler from here (DisposeCore stops it). Should the
@@ -85,6 +95,11 @@ public sealed unsafe partial class ByteMap : IDisposable
             CompactionDeadRatio = config.CompactionDeadRatio,
             CompactionMinDeadBytes = config.CompactionMinDeadBytes,
             CompactionRequests = _scheduler,
+            Clock = _clock,
+            ExpiryTimer = _expiryTimer,
+            SweepIntervalTicks = _clock.TicksFor(config.ExpirationScanInterval),
+            Budget = _budget,
+            MaxSizeClass = MaxSizeClassFor(chunkSizes, shardCount, config.MaxBytes),
         };
         _shards = new Shard[shardCount];
         long perShard = (config.InitialCapacity + shardCount - 1) / shardCount;
@@ -115,13 +130,27 @@ public sealed unsafe partial class ByteMap : IDisposable
             _scheduler.Start(() => weak.TryGetTarget(out ByteMap? map) && map.RunCompactionPass());
         }
 
+        // Nor must the expiry timer (started by the first write of an entry that expires).
+        var weakForTimer = new WeakReference<ByteMap>(this);
+        _expiryTimer.Bind(() =>
+        {
+            if (weakForTimer.TryGetTarget(out ByteMap? map))
+            {
+                map.OnExpiryTick();
+            }
+        });
+
         GC.ReRegisterForFinalize(this);
     }
 
     /// <summary>Number of shards.</summary>
     public int ShardCount => _shards.Length;
 
-    /// <summary>Entries in the map: exact when no writer is active, otherwise a value it passed through.</summary>
+    /// <summary>
+    /// Entries in the map: exact when no writer is active, otherwise a value it passed through. It includes expired
+    /// entries not yet removed: a read never returns them, and the map removes them within about
+    /// <see cref="CMapConfig.ExpirationScanInterval"/> of their expiry, even when idle.
+    /// </summary>
     /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public long Count
     {
@@ -161,26 +190,28 @@ public sealed unsafe partial class ByteMap : IDisposable
 
     /// <summary>Adds <paramref name="key"/> with <paramref name="value"/>, or replaces the value it has.</summary>
     /// <returns>True when the key was added; false when an existing value was replaced.</returns>
-    /// <exception cref="ArgumentException">The key or value is longer than its limit; the map is unchanged.</exception>
+    /// <exception cref="ArgumentException">The key or value is longer than its limit, or (with <see cref="CMapConfig.MaxBytes"/>)
+    /// the entry would take more than a quarter of the budget; the map is unchanged.</exception>
     /// <exception cref="OutOfMemoryException">Native memory ran out; the map is unchanged.</exception>
     /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public bool Insert(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
-        CheckLengths(key, value);
+        CheckLengths(key, value, default);
         var op = new Upsert(value);
-        return Write(key, ref op) == WriteOutcome.Added;
+        return Write(key, ref op, default, 0) == WriteOutcome.Added;
     }
 
     /// <summary>Adds <paramref name="key"/> only if it is absent. Atomic: of racing callers exactly one adds.</summary>
     /// <returns>True when this call added the key; false when it was already present (nothing is written).</returns>
-    /// <exception cref="ArgumentException">The key or value is longer than its limit; the map is unchanged.</exception>
+    /// <exception cref="ArgumentException">The key or value is longer than its limit, or (with <see cref="CMapConfig.MaxBytes"/>)
+    /// the entry would take more than a quarter of the budget; the map is unchanged.</exception>
     /// <exception cref="OutOfMemoryException">Native memory ran out; the map is unchanged.</exception>
     /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public bool TryAdd(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
-        CheckLengths(key, value);
+        CheckLengths(key, value, default);
         var op = new AddOnly(value);
-        return Write(key, ref op) == WriteOutcome.Added;
+        return Write(key, ref op, default, 0) == WriteOutcome.Added;
     }
 
     /// <summary>Returns the value stored for <paramref name="key"/>, adding <paramref name="value"/> first if the key is absent. Atomic: of racing callers exactly one adds.</summary>
@@ -188,13 +219,19 @@ public sealed unsafe partial class ByteMap : IDisposable
     /// <param name="value">The value to add when the key is absent.</param>
     /// <param name="inserted">True when this call added the key.</param>
     /// <returns>The value now stored: a copy of the existing one, or of <paramref name="value"/>.</returns>
-    /// <exception cref="ArgumentException">The key or value is longer than its limit; the map is unchanged.</exception>
+    /// <exception cref="ArgumentException">The key or value is longer than its limit, or (with <see cref="CMapConfig.MaxBytes"/>)
+    /// the entry would take more than a quarter of the budget; the map is unchanged.</exception>
     /// <exception cref="OutOfMemoryException">Native memory ran out; the map is unchanged.</exception>
     /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public byte[] GetOrInsert(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, out bool inserted)
     {
-        CheckLengths(key, value);
+        CheckLengths(key, value, default);
+        return GetOrInsertCore(key, value, default, 0, out inserted);
+    }
 
+    /// <summary>GetOrInsert once the arguments are checked: a lock-free hit, or the write path.</summary>
+    private byte[] GetOrInsertCore(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, in EntryExpiry expiry, long now, out bool inserted)
+    {
         // Hit: the lock-free read core, as Get. Only a miss takes the shard lock, where the check is repeated.
         ulong hash = _hasher.Hash(key);
         Shard shard = ShardFor(hash);
@@ -207,7 +244,7 @@ public sealed unsafe partial class ByteMap : IDisposable
         }
 
         var op = new GetOrAdd(value);
-        inserted = shard.Write(key, hash, ref op) == WriteOutcome.Added;
+        inserted = shard.Write(key, hash, ref op, expiry, now) == WriteOutcome.Added;
         GC.KeepAlive(this); // [E8]
         return op.Existing ?? value.ToArray();
     }
@@ -222,16 +259,16 @@ public sealed unsafe partial class ByteMap : IDisposable
     {
         CheckKey(key);
         var op = new Remove();
-        return Write(key, ref op) == WriteOutcome.Removed;
+        return Write(key, ref op, default, 0) == WriteOutcome.Removed;
     }
 
     /// <summary>The one entry to the write path from the public API.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private WriteOutcome Write<TOperation>(ReadOnlySpan<byte> key, ref TOperation operation)
+    private WriteOutcome Write<TOperation>(ReadOnlySpan<byte> key, ref TOperation operation, in EntryExpiry expiry, long now)
         where TOperation : struct, IWriteOperation, allows ref struct
     {
         ulong hash = _hasher.Hash(key);
-        WriteOutcome outcome = ShardFor(hash).Write(key, hash, ref operation);
+        WriteOutcome outcome = ShardFor(hash).Write(key, hash, ref operation, expiry, now);
         GC.KeepAlive(this); // [E8] no finalizer while a write holds a shard lock and points into native memory
         return outcome;
     }
@@ -249,14 +286,32 @@ public sealed unsafe partial class ByteMap : IDisposable
         }
     }
 
+    /// <summary>The checks of a write that stores a value: lengths, and with a budget, the entry's size.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void CheckLengths(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    private void CheckLengths(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, in EntryExpiry expiry)
     {
         CheckKey(key);
         if (value.Length > _maxValueLength)
         {
             ThrowHelper.ThrowValueTooLong(value.Length, _maxValueLength);
         }
+
+        if (_maxEntryBytes != long.MaxValue && EntryLayout.SizeOf(key.Length, value.Length, expiry) > _maxEntryBytes)
+        {
+            ThrowHelper.ThrowEntryOverBudget(EntryLayout.SizeOf(key.Length, value.Length, expiry), _maxEntryBytes, _budget!.Limit);
+        }
+    }
+
+    /// <summary>The largest size class a shard may use: with a budget, the shards' chunks of it stay within a sixteenth.</summary>
+    private static int MaxSizeClassFor(int[] chunkSizes, int shards, long? budget)
+    {
+        int cls = chunkSizes.Length - 1;
+        while (budget is long b && cls > 0 && 16L * shards * chunkSizes[cls] > b)
+        {
+            cls--;
+        }
+
+        return cls;
     }
 
     private void ThrowIfDisposed()

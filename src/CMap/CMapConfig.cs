@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Numerics;
 using CMap.Buffer;
 
@@ -94,6 +95,47 @@ public sealed partial class CMapConfig
     /// </summary>
     public bool BackgroundCompaction { get; init; } = true;
 
+    /// <summary>
+    /// The byte budget: every native byte the map holds (chunks, including pooled ones and unused tail space, blocks of
+    /// large values, index tables and memory waiting out its grace period). Null (the default): unbounded. When set,
+    /// the map evicts its coldest entries to stay within it (see docs/design.md, "Eviction"): writes never fail for
+    /// lack of room, and with no reader parked in a read callback the native bytes stay at or under 1.05 × the
+    /// budget. At least <see cref="GetMinimumMaxBytes"/>; a single entry may take at most a quarter of it.
+    /// </summary>
+    public long? MaxBytes { get; init; }
+
+    /// <summary>
+    /// The clock expiry is measured on (<see cref="System.TimeProvider.GetTimestamp"/>, a Stopwatch read for the
+    /// system clock), and the source of the timer that removes expired entries on an idle map. Null (the default):
+    /// <see cref="System.TimeProvider.System"/>. Entries without expiry never read it.
+    /// </summary>
+    public TimeProvider? TimeProvider { get; init; }
+
+    /// <summary>
+    /// How often the map checks, without any read, for chunks holding expired entries, and removes them. Between
+    /// 10 ms and 1 day; default 1 s. A check looks at chunk headers, never entries, and a chunk is swept at most once
+    /// per interval.
+    /// </summary>
+    public TimeSpan ExpirationScanInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The shortest <see cref="ExpirationScanInterval"/>.</summary>
+    public static readonly TimeSpan MinExpirationScanInterval = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>The longest <see cref="ExpirationScanInterval"/>.</summary>
+    public static readonly TimeSpan MaxExpirationScanInterval = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// The smallest <see cref="MaxBytes"/> these settings allow: for each shard, four chunks of the smallest size class
+    /// (a tail for new entries, one for entries that survived eviction, and one of each being emptied) plus its empty
+    /// index table. With an automatic <see cref="ShardCount"/> and a budget, the map picks no more shards than keep
+    /// this within a quarter of the budget (and at least one).
+    /// </summary>
+    /// <returns>Bytes.</returns>
+    public long GetMinimumMaxBytes() => MinimumMaxBytesFor(ResolveShardCount(), ChunkSizes is { Count: > 0 } c ? c[0] : DefaultChunkSizes[0]);
+
+    internal long MinimumMaxBytesFor(int shards, int smallestChunk) =>
+        shards * ((4L * smallestChunk) + IndexTable.BytesFor(IndexTable.CapacityFor((InitialCapacity + shards - 1) / shards)));
+
     /// <summary>Entries per shard the automatic shard count aims for when <see cref="InitialCapacity"/> is set.</summary>
     internal const int EntriesPerShardTarget = 8192;
 
@@ -103,6 +145,24 @@ public sealed partial class CMapConfig
         {
             return ShardCount;
         }
+
+        int auto = AutomaticShardCount();
+        if (MaxBytes is long budget && budget > 0)
+        {
+            // A budget caps the shards: each holds up to four chunks that are not full (two tails, two being emptied),
+            // and those should stay within a quarter of the budget. Halve until they do.
+            int smallest = ChunkSizes is { Count: > 0 } c ? c[0] : DefaultChunkSizes[0];
+            while (auto > 1 && 16L * auto * smallest > budget)
+            {
+                auto >>= 1;
+            }
+        }
+
+        return auto;
+    }
+
+    private int AutomaticShardCount()
+    {
 
         int cores = (int)BitOperations.RoundUpToPowerOf2((uint)Environment.ProcessorCount);
         if (InitialCapacity > 0)
@@ -167,6 +227,20 @@ public sealed partial class CMapConfig
         if (MaxRetainedChunkBytes < 0)
         {
             ThrowHelper.ThrowConfig(nameof(MaxRetainedChunkBytes), "must not be negative", MaxRetainedChunkBytes);
+        }
+
+        if (ExpirationScanInterval < MinExpirationScanInterval || ExpirationScanInterval > MaxExpirationScanInterval)
+        {
+            ThrowHelper.ThrowConfig(nameof(ExpirationScanInterval), $"must be between {MinExpirationScanInterval} and {MaxExpirationScanInterval}", ExpirationScanInterval);
+        }
+
+        if (MaxBytes is long budget)
+        {
+            long minimum = MinimumMaxBytesFor(ResolveShardCount(), sizes[0]);
+            if (budget < minimum)
+            {
+                ThrowHelper.ThrowConfig(nameof(MaxBytes), string.Create(CultureInfo.InvariantCulture, $"must be at least {minimum:N0} bytes for these settings ({ResolveShardCount()} shards, each with four {sizes[0]:N0}-byte chunks and an index; CMapConfig.GetMinimumMaxBytes())"), budget);
+            }
         }
 
         ValidateTestHooks();

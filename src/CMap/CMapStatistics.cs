@@ -62,4 +62,25 @@ public readonly record struct CMapStatistics
 
     /// <summary>The last background compaction failure, or null.</summary>
     public System.Exception? LastCompactionError { get; init; }
+
+    /// <summary>The byte budget (<see cref="CMapConfig.MaxBytes"/>), or null when the map is unbounded.</summary>
+    public long? MaxBytes { get; init; }
+
+    /// <summary>
+    /// Reads that found their key (Get, TryGet, TryRead, ContainsKey, Refresh and GetOrInsert's lookup). Exact: each
+    /// thread counts in its own slot, summed here; a figure the map passed through while reads run.
+    /// </summary>
+    public long Hits { get; init; }
+
+    /// <summary>Reads that did not find their key, or found it expired. Exact, as <see cref="Hits"/>.</summary>
+    public long Misses { get; init; }
+
+    /// <summary>Entries evicted to stay within <see cref="MaxBytes"/>. Exact.</summary>
+    public long Evictions { get; init; }
+
+    /// <summary>Expired entries removed (by the expiry sweep, eviction, compaction, or a write that found one). Exact.</summary>
+    public long Expirations { get; init; }
+
+    /// <summary>Entries removed by <see cref="ByteMap.Delete"/>. Exact.</summary>
+    public long Removals { get; init; }
 }

@@ -45,6 +45,19 @@ internal static class ThrowHelper
             inner);
 
     [DoesNotReturn]
+    internal static void ThrowOption(string option, TimeSpan actual) =>
+        throw new ArgumentOutOfRangeException(
+            "options",
+            actual,
+            string.Format(CultureInfo.InvariantCulture, "CMapEntryOptions.{0} must be positive; it was {1}.", option, actual));
+
+    [DoesNotReturn]
+    internal static void ThrowEntryOverBudget(long entryBytes, long limit, long budget) =>
+        throw new ArgumentException(
+            string.Format(CultureInfo.InvariantCulture, "The entry takes {0:N0} bytes; with CMapConfig.MaxBytes = {2:N0}, an entry may take at most a quarter of the budget, {1:N0} bytes. The map is unchanged.", entryBytes, limit, budget),
+            "value");
+
+    [DoesNotReturn]
     internal static void ThrowInvalidOperation(string message) => throw new InvalidOperationException(message);
 
     [DoesNotReturn]

@@ -20,13 +20,13 @@ public sealed unsafe class EntryLayoutTests
         var value = new byte[valueLength];
         new Random(keyLength ^ valueLength).NextBytes(key);
         new Random(valueLength).NextBytes(value);
-        long size = EntryLayout.SizeOf(keyLength, valueLength, hasExpiry: false);
+        long size = EntryLayout.SizeOf(keyLength, valueLength, default);
         Assert.Equal(headerSize + keyLength + (long)valueLength, size);
 
         byte* p = (byte*)NativeMemory.Alloc((nuint)size + 8);
         try
         {
-            EntryLayout.Write(p, key, value);
+            EntryLayout.Write(p, key, value, default);
             var e = new EntryReader(p);
             Assert.Equal(keyLength, e.KeyLength);
             Assert.Equal(valueLength, e.ValueLength);
@@ -49,27 +49,31 @@ public sealed unsafe class EntryLayoutTests
     }
 
     [Theory]
-    [InlineData(3, 5)]
-    [InlineData(300, 5)]
-    public void ExpiryIsStoredBetweenHeaderAndKey(int keyLength, int valueLength)
+    [InlineData(3, 5, 1234567890123, 0, 8)]
+    [InlineData(300, 5, 1234567890123, 0, 8)]
+    [InlineData(3, 5, 1234567890123, 777, 16)]
+    [InlineData(300, 5, EntryLayout.NoDeadline, 777, 16)]
+    public void ExpiryIsStoredBetweenHeaderAndKey(int keyLength, int valueLength, long deadline, long window, int extra)
     {
         var key = new byte[keyLength];
         key.AsSpan().Fill(7);
         var value = new byte[valueLength];
         value.AsSpan().Fill(9);
-        long size = EntryLayout.SizeOf(keyLength, valueLength, hasExpiry: true);
-        Assert.Equal(EntryLayout.SizeOf(keyLength, valueLength, hasExpiry: false) + 8, size);
+        var expiry = new EntryExpiry(deadline, window);
+        long size = EntryLayout.SizeOf(keyLength, valueLength, expiry);
+        Assert.Equal(EntryLayout.SizeOf(keyLength, valueLength, default) + extra, size);
         byte* p = (byte*)NativeMemory.Alloc((nuint)size + 8);
         try
         {
-            EntryLayout.Write(p, key, value, expiry: 1234567890123, hasExpiry: true);
+            EntryLayout.Write(p, key, value, expiry);
             var e = new EntryReader(p);
             Assert.True(e.HasExpiry);
-            Assert.Equal(1234567890123, e.Expiry);
+            Assert.Equal(deadline, e.Deadline);
+            Assert.Equal(window, e.Window);
             Assert.True(e.Key.SequenceEqual(key));
             Assert.True(e.Value.SequenceEqual(value));
             Assert.Equal(size, e.TotalSize);
-            Assert.Contains("expiry=1234567890123", EntryLayout.Describe(p), StringComparison.Ordinal);
+            Assert.Contains(FormattableString.Invariant($"deadline={deadline}"), EntryLayout.Describe(p), StringComparison.Ordinal);
         }
         finally
         {

@@ -32,6 +32,9 @@ internal unsafe struct ChunkHeader
     /// <summary><see cref="Chunk.PinnedFlag"/>: the compactor is moving entries out; only it may retire the chunk.</summary>
     public byte Flags;
 
+    /// <summary>With a byte budget: <see cref="Chunk.ProbationRegion"/> (new entries) or <see cref="Chunk.MainRegion"/>.</summary>
+    public byte Region;
+
     /// <summary>The shard's seal count when this chunk stopped being its tail: how old the chunk is.</summary>
     public int SealedAt;
 
@@ -43,8 +46,15 @@ internal unsafe struct ChunkHeader
 
     public ChunkHeader* Next;
 
+    /// <summary>
+    /// Offset 56: a lower bound on the deadline of every entry appended here (long.MaxValue: none expire), so an
+    /// expiry sweep reads chunk headers, never entries, to find the chunks worth sweeping. Raised after a sweep to
+    /// the next sweep's time.
+    /// </summary>
+    public long SweepAt;
+
     public override readonly string ToString() =>
-        $"Chunk(class={SizeClass}, capacity={Capacity}, used={Used}, live={LiveBytes}, dead={DeadBytes}, index={ListIndex}, flags={Flags})";
+        $"Chunk(class={SizeClass}, capacity={Capacity}, used={Used}, live={LiveBytes}, dead={DeadBytes}, index={ListIndex}, flags={Flags}, region={Region}, sealedAt={SealedAt})";
 }
 
 /// <summary>
@@ -65,6 +75,12 @@ internal sealed unsafe class Chunk : IDisposable
 
     /// <summary>Header flag: the chunk is being compacted, so a writer that kills its last entry must not retire it.</summary>
     internal const byte PinnedFlag = 1;
+
+    /// <summary>The eviction region of entries written by users (S3-FIFO's small, probationary queue).</summary>
+    internal const byte ProbationRegion = 0;
+
+    /// <summary>The eviction region of entries read while on probation, or readmitted from the ghost set.</summary>
+    internal const byte MainRegion = 1;
 
     private readonly NativeArena _arena;
     private readonly ChunkPool? _owner;
@@ -122,6 +138,7 @@ internal sealed unsafe class Chunk : IDisposable
         h->Capacity = Capacity;
         h->ListIndex = -1;
         h->SizeClass = (byte)SizeClass;
+        h->SweepAt = long.MaxValue;
     }
 
     /// <summary>Fills the payload with <paramref name="pattern"/> (use-after-free detection in tests).</summary>
@@ -157,6 +174,7 @@ internal sealed unsafe class Chunk : IDisposable
         h->Capacity = (int)capacity;
         h->ListIndex = -1;
         h->SizeClass = OversizeClass;
+        h->SweepAt = long.MaxValue;
         return h;
     }
 

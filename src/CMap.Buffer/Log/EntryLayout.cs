@@ -11,8 +11,10 @@ namespace CMap.Buffer;
 ///   [22-bit value length][8-bit key length][1-bit has-expiry][1-bit form = 0]
 /// long form, 8 bytes, little-endian uint64:
 ///   [15-bit reserved flags][31-bit value length][16-bit key length][1-bit has-expiry][1-bit form = 1]
-/// then, when has-expiry is set, an 8-byte little-endian expiry (reserved for the expiry issue),
-/// then the key bytes, then the value bytes. Entries are packed back to back with no padding.
+/// then, when has-expiry is set, an 8-byte little-endian expiry: [1-bit has-window][63-bit deadline], the deadline a
+/// TimeProvider timestamp (long.MaxValue: none); then, when has-window is set, the 8-byte sliding window in timestamp
+/// ticks. Then the key bytes, then the value bytes. Entries are packed back to back with no padding. An entry
+/// without expiry has no expiry bytes at all.
 /// </code>
 /// </summary>
 internal static unsafe class EntryLayout
@@ -20,6 +22,12 @@ internal static unsafe class EntryLayout
     internal const int ShortHeaderSize = 4;
     internal const int LongHeaderSize = 8;
     internal const int ExpirySize = 8;
+    internal const int WindowSize = 8;
+
+    /// <summary>The deadline of an entry that has only a sliding window.</summary>
+    internal const long NoDeadline = long.MaxValue;
+
+    private const ulong WindowBit = 1ul << 63;
 
     internal const uint FormLongBit = 1u;
     internal const uint ExpiryBit = 1u << 1;
@@ -42,16 +50,17 @@ internal static unsafe class EntryLayout
 
     /// <summary>Bytes an entry with these lengths takes in the log, header included.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static long SizeOf(int keyLength, int valueLength, bool hasExpiry)
+    internal static long SizeOf(int keyLength, int valueLength, in EntryExpiry expiry)
     {
         int header = keyLength <= MaxShortKeyLength && valueLength <= MaxShortValueLength ? ShortHeaderSize : LongHeaderSize;
-        return header + (hasExpiry ? ExpirySize : 0) + (long)keyLength + valueLength;
+        return header + expiry.FieldBytes + (long)keyLength + valueLength;
     }
 
     /// <summary>Writes an entry at <paramref name="destination"/>, which must have <see cref="SizeOf"/> bytes.</summary>
-    internal static void Write(byte* destination, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, long expiry = 0, bool hasExpiry = false)
+    internal static void Write(byte* destination, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, in EntryExpiry expiry)
     {
         Debug.Assert(key.Length <= MaxKeyLength);
+        bool hasExpiry = expiry.IsSet;
         uint flags = hasExpiry ? ExpiryBit : 0;
         byte* p = destination;
         if (key.Length <= MaxShortKeyLength && value.Length <= MaxShortValueLength)
@@ -69,8 +78,14 @@ internal static unsafe class EntryLayout
 
         if (hasExpiry)
         {
-            Unsafe.WriteUnaligned(p, expiry);
+            Debug.Assert(expiry.Deadline >= 0);
+            Unsafe.WriteUnaligned(p, (ulong)expiry.Deadline | (expiry.Window > 0 ? WindowBit : 0));
             p += ExpirySize;
+            if (expiry.Window > 0)
+            {
+                Unsafe.WriteUnaligned(p, expiry.Window);
+                p += WindowSize;
+            }
         }
 
         key.CopyTo(new Span<byte>(p, key.Length));
@@ -81,8 +96,18 @@ internal static unsafe class EntryLayout
     internal static string Describe(byte* entry)
     {
         var e = new EntryReader(entry);
-        return $"Entry(form={(e.IsLongForm ? "long" : "short")}, key={e.KeyLength}, value={e.ValueLength}, expiry={(e.HasExpiry ? e.Expiry.ToString(System.Globalization.CultureInfo.InvariantCulture) : "none")}, size={e.TotalSize})";
+        return $"Entry(form={(e.IsLongForm ? "long" : "short")}, key={e.KeyLength}, value={e.ValueLength}, deadline={(e.HasExpiry ? e.Deadline.ToString(System.Globalization.CultureInfo.InvariantCulture) : "none")}, window={e.Window}, size={e.TotalSize})";
     }
+
+    /// <summary>Bytes of the expiry field that starts at <paramref name="field"/> (an entry with the has-expiry bit).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int ExpiryFieldBytes(byte* field) =>
+        (Unsafe.ReadUnaligned<ulong>(field) & WindowBit) != 0 ? ExpirySize + WindowSize : ExpirySize;
+
+    internal static long DeadlineAt(byte* field) => (long)(Unsafe.ReadUnaligned<ulong>(field) & ~WindowBit);
+
+    internal static long WindowAt(byte* field) =>
+        (Unsafe.ReadUnaligned<ulong>(field) & WindowBit) != 0 ? Unsafe.ReadUnaligned<long>(field + ExpirySize) : 0;
 
     internal static int KeyLengthOf(uint shortHeader) => (int)((shortHeader >> KeyShift) & ShortKeyMask);
 
@@ -108,6 +133,9 @@ internal readonly unsafe ref struct EntryReader
     /// <summary>Value length in bytes.</summary>
     public readonly int ValueLength;
 
+    /// <summary>True when the entry has an expiry field (decoded from the header already loaded, so free to test).</summary>
+    public readonly bool HasExpiry;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public EntryReader(byte* entry)
     {
@@ -117,22 +145,35 @@ internal readonly unsafe ref struct EntryReader
         {
             KeyLength = EntryLayout.KeyLengthOf(h);
             ValueLength = EntryLayout.ValueLengthOf(h);
-            _headerSize = EntryLayout.ShortHeaderSize + ((h & EntryLayout.ExpiryBit) != 0 ? EntryLayout.ExpirySize : 0);
+            _headerSize = EntryLayout.ShortHeaderSize;
         }
         else
         {
             ulong lh = Unsafe.ReadUnaligned<ulong>(entry);
             KeyLength = EntryLayout.KeyLengthOf(lh);
             ValueLength = EntryLayout.ValueLengthOf(lh);
-            _headerSize = EntryLayout.LongHeaderSize + ((h & EntryLayout.ExpiryBit) != 0 ? EntryLayout.ExpirySize : 0);
+            _headerSize = EntryLayout.LongHeaderSize;
+        }
+
+        HasExpiry = (h & EntryLayout.ExpiryBit) != 0;
+        if (HasExpiry)
+        {
+            _headerSize += EntryLayout.ExpiryFieldBytes(entry + _headerSize);
         }
     }
 
     public bool IsLongForm => (Unsafe.ReadUnaligned<uint>(_entry) & EntryLayout.FormLongBit) != 0;
 
-    public bool HasExpiry => (Unsafe.ReadUnaligned<uint>(_entry) & EntryLayout.ExpiryBit) != 0;
+    private byte* ExpiryField => _entry + (IsLongForm ? EntryLayout.LongHeaderSize : EntryLayout.ShortHeaderSize);
 
-    public long Expiry => HasExpiry ? Unsafe.ReadUnaligned<long>(_entry + (IsLongForm ? EntryLayout.LongHeaderSize : EntryLayout.ShortHeaderSize)) : 0;
+    /// <summary>The absolute deadline (a timestamp), or <see cref="EntryLayout.NoDeadline"/>; only when <see cref="HasExpiry"/>.</summary>
+    public long Deadline => HasExpiry ? EntryLayout.DeadlineAt(ExpiryField) : EntryLayout.NoDeadline;
+
+    /// <summary>The sliding window in timestamp ticks, or 0.</summary>
+    public long Window => HasExpiry ? EntryLayout.WindowAt(ExpiryField) : 0;
+
+    /// <summary>The entry's expiry as written.</summary>
+    public EntryExpiry Expiry => HasExpiry ? new EntryExpiry(Deadline, Window) : default;
 
     /// <summary>Header, key and value: the bytes this entry occupies in the log.</summary>
     public long TotalSize => _headerSize + (long)KeyLength + ValueLength;
@@ -152,4 +193,21 @@ internal readonly unsafe ref struct EntryReader
     /// <summary>Full key comparison: a tag match in the index is only a hint.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool KeyEquals(ReadOnlySpan<byte> key) => KeyLength == key.Length && Key.SequenceEqual(key);
+}
+
+/// <summary>
+/// An entry's expiry in TimeProvider timestamp ticks: the absolute deadline (at least 1; <see cref="EntryLayout.NoDeadline"/>
+/// when only a window is set) and the sliding window (0 for none). <c>default</c> is no expiry at all, which takes no
+/// bytes in the entry.
+/// </summary>
+internal readonly struct EntryExpiry(long deadline, long window)
+{
+    public readonly long Deadline = deadline;
+    public readonly long Window = window;
+
+    /// <summary>False only for <c>default</c>: a set expiry has a deadline of at least 1 or a positive window.</summary>
+    public bool IsSet => (Deadline | Window) != 0;
+
+    /// <summary>Bytes the expiry adds to the entry.</summary>
+    public int FieldBytes => !IsSet ? 0 : Window > 0 ? EntryLayout.ExpirySize + EntryLayout.WindowSize : EntryLayout.ExpirySize;
 }

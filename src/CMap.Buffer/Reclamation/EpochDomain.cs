@@ -21,6 +21,16 @@ internal sealed unsafe class EpochDomain
     private const int DepthOffset = 1;  // slot[0]: the announced epoch (0 = idle); slot[1]: nesting depth (owner only)
 
     /// <summary>
+    /// slot[2] and slot[3]: the owning thread's read hits and misses in this domain's map. Plain increments by the
+    /// owner only, on a line it has just written, so counting costs a read no contention; <see cref="SumCounter"/>
+    /// adds the slots up. Exact: a slot outlives its thread, and a later thread given the same index adds to it.
+    /// </summary>
+    internal const int HitsOffset = 2;
+
+    /// <inheritdoc cref="HitsOffset"/>
+    internal const int MissesOffset = 3;
+
+    /// <summary>
     /// [E1] Whether a reader needs a full fence between its announce and its first protected load. True on every
     /// platform but x86/x64 (a constant the JIT folds, so x64 pays nothing). There, a release store followed by an
     /// acquire load may be reordered (Arm64's <c>stlr</c> then <c>ldapr</c>), and so may a plain store and load on the
@@ -189,6 +199,25 @@ internal sealed unsafe class EpochDomain
 
             spin.SpinOnce(sleep1Threshold: 20);
         }
+    }
+
+    /// <summary>The sum over every thread's slot of the counter at <paramref name="offset"/> (racy: a figure it passed through).</summary>
+    internal long SumCounter(int offset)
+    {
+        long sum = 0;
+        foreach (nint seg in Volatile.Read(ref _segments))
+        {
+            if (seg != 0)
+            {
+                long* p = (long*)seg;
+                for (int i = 0; i < SlotsPerSegment; i++)
+                {
+                    sum += Volatile.Read(ref p[(i * LongsPerSlot) + offset]);
+                }
+            }
+        }
+
+        return sum;
     }
 
     private long Scan(out bool readersActive)

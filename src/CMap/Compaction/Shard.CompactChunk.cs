@@ -4,19 +4,38 @@ using CMap.Buffer;
 
 namespace CMap;
 
-/// <summary>Moving one chunk's live entries out, batch by batch, and large entries outside the lock [C3][C6].</summary>
+/// <summary>What a walk over one chunk does with each live entry it finds.</summary>
+internal enum ChunkWalk : byte
+{
+    /// <summary>Compaction: move every entry (expired ones are dropped instead), then retire the chunk.</summary>
+    Compact,
+
+    /// <summary>Expiry sweep: drop expired entries and leave the rest in place.</summary>
+    Sweep,
+
+    /// <summary>Eviction: move marked entries to the main region (a second chance), drop the rest, retire the chunk.</summary>
+    Evict,
+}
+
+/// <summary>Walking one chunk's entries batch by batch, moving or dropping them, with large entries moved outside the lock [C3][C6].</summary>
 internal sealed unsafe partial class Shard
 {
-    /// <summary>Moves every live entry out of <paramref name="chunk"/>, then retires it. False if the shard was cleared or disposed meanwhile.</summary>
-    private bool CompactChunk(Chunk chunk, long generation)
+    /// <summary>
+    /// Walks <paramref name="chunk"/> as <paramref name="walk"/> says; compaction and eviction retire it at the end.
+    /// False if the shard was cleared or disposed meanwhile.
+    /// </summary>
+    private bool WalkChunk(Chunk chunk, long generation, ChunkWalk walk)
     {
         int offset = Chunk.HeaderSize;
         long moved = 0;
+        long now = 0; // read once, on the first entry that expires
+        long nextSweep = long.MaxValue;
         bool pinned = false;
         while (true)
         {
             byte* large = null;
             long largeSize = 0;
+            byte largeRegion = 0;
             using (_lock.EnterScope())
             {
                 // [C2] Cleared or disposed since the last batch: the chunk is retired; do not touch it.
@@ -28,14 +47,15 @@ internal sealed unsafe partial class Shard
                 if (!pinned)
                 {
                     // [C3] Chosen before this lock hold: skip it if its entries all died meanwhile (it was retired,
-                    // and may even have been rented again). A sealed chunk never becomes the tail again otherwise.
+                    // and may even have been rented again). Only a sweep may walk a tail, which stays in place.
                     int index = chunk.ListIndex;
-                    if (index < 0 || index >= _chunks.Count || _chunks[index] != chunk || chunk == _tail)
+                    if (index < 0 || index >= _chunks.Count || _chunks[index] != chunk ||
+                        (walk != ChunkWalk.Sweep && IsTailUnsynchronized(chunk)) || (chunk.Header->Flags & Chunk.PinnedFlag) != 0)
                     {
                         return true;
                     }
 
-                    // [C4] From here on only this compactor retires the chunk.
+                    // [C4] From here on only this walk retires the chunk.
                     chunk.Header->Flags |= Chunk.PinnedFlag;
                     pinned = true;
                 }
@@ -51,31 +71,72 @@ internal sealed unsafe partial class Shard
                         byte* e = chunk.Base + offset;
                         var entry = new EntryReader(e);
                         long size = entry.TotalSize;
-                        ulong hash = _settings.Hasher.Hash(entry.Key);
-                        long slot = Probe.Find((IndexTable*)_table, hash, new AddressMatch(e), out _);
-                        if (slot >= 0)
+                        scanned++;
+                        if (walk == ChunkWalk.Sweep && !entry.HasExpiry)
                         {
-                            if (size > CompactionBatchBytes)
-                            {
-                                // [C6] Too large for a batch: reserve its copy now, copy it after releasing the lock.
-                                large = e;
-                                largeSize = size;
-                                offset += (int)size;
-                                break;
-                            }
-
-                            if (copied + size > CompactionBatchBytes)
-                            {
-                                break; // next batch: this entry would take the batch past its budget
-                            }
-
-                            MoveUnsynchronized(slot, e, size, hash, h);
-                            copied += size;
-                            moved += size;
+                            offset += (int)size; // a sweep leaves entries that never expire alone, unhashed
+                            continue;
                         }
 
+                        ulong hash = _settings.Hasher.Hash(entry.Key);
+                        var t = (IndexTable*)_table;
+                        long slot = Probe.Find(t, hash, new AddressMatch(e), out ulong word);
+                        if (slot < 0)
+                        {
+                            offset += (int)size; // dead
+                            continue;
+                        }
+
+                        long deadline = long.MaxValue;
+                        if (entry.HasExpiry)
+                        {
+                            now = now != 0 ? now : _clock.Now();
+                            deadline = EffectiveDeadlineUnsynchronized(t, slot, entry);
+                            if (now >= deadline)
+                            {
+                                DropUnsynchronized(t, slot, word, hash, evicted: false, chunk.Header->Region);
+                                offset += (int)size;
+                                continue;
+                            }
+                        }
+
+                        if (walk == ChunkWalk.Sweep || (walk == ChunkWalk.Evict && !IndexWord.IsMarked(word)))
+                        {
+                            if (walk == ChunkWalk.Evict)
+                            {
+                                DropUnsynchronized(t, slot, word, hash, evicted: true, h->Region);
+                            }
+                            else
+                            {
+                                nextSweep = System.Math.Min(nextSweep, deadline);
+                            }
+
+                            offset += (int)size;
+                            continue;
+                        }
+
+                        // A move: compaction keeps the entry's region; eviction's second chance goes to main.
+                        byte region = walk == ChunkWalk.Evict ? Chunk.MainRegion : h->Region;
+                        if (size > CompactionBatchBytes)
+                        {
+                            // [C6] Too large for a batch: reserve its copy now, copy it after releasing the lock.
+                            large = e;
+                            largeSize = size;
+                            largeRegion = region;
+                            offset += (int)size;
+                            break;
+                        }
+
+                        if (copied + size > CompactionBatchBytes)
+                        {
+                            scanned--;
+                            break; // next batch: this entry would take the batch past its budget
+                        }
+
+                        MoveUnsynchronized(slot, e, size, hash, h, region, keepMark: walk == ChunkWalk.Compact);
+                        copied += size;
+                        moved += size;
                         offset += (int)size;
-                        scanned++;
                     }
 
                     if (copied > _maxBytesCopiedUnderLock)
@@ -85,13 +146,19 @@ internal sealed unsafe partial class Shard
 
                     if (large == null)
                     {
-                        if (h->LiveBytes > 0 && offset < used)
+                        if (h->LiveBytes > 0 && offset < h->Used)
                         {
                             continue; // next batch, after letting writers in
                         }
 
-                        Debug.Assert(h->LiveBytes == 0, "every live entry of a scanned chunk has an index word");
                         h->Flags &= unchecked((byte)~Chunk.PinnedFlag);
+                        if (walk == ChunkWalk.Sweep)
+                        {
+                            FinishSweepUnsynchronized(chunk, now, nextSweep);
+                            return true;
+                        }
+
+                        Debug.Assert(h->LiveBytes == 0, "every live entry of a scanned chunk has an index word");
                         if (h->LiveBytes == 0)
                         {
                             Volatile.Write(ref _bytesReclaimed, _bytesReclaimed + chunk.Capacity - moved);
@@ -107,7 +174,7 @@ internal sealed unsafe partial class Shard
                     // Out of memory for the copy: the entry was not moved and its word still points into this chunk.
                     // Unpin so that writers can retire the chunk once its last entry dies, and report the failure.
                     h->Flags &= unchecked((byte)~Chunk.PinnedFlag);
-                    if (h->LiveBytes == 0)
+                    if (h->LiveBytes == 0 && !IsTailUnsynchronized(chunk))
                     {
                         RetireChunkUnsynchronized(chunk);
                     }
@@ -116,7 +183,7 @@ internal sealed unsafe partial class Shard
                 }
             }
 
-            if (!MoveLarge(chunk, large, largeSize, generation, ref moved))
+            if (!MoveLarge(chunk, large, largeSize, largeRegion, generation, ref moved))
             {
                 return false;
             }
@@ -129,7 +196,7 @@ internal sealed unsafe partial class Shard
     /// and published under the lock only if the word still points at the old copy; otherwise the racing write won
     /// and the copy is dead. False if the shard was cleared or disposed meanwhile.
     /// </summary>
-    private bool MoveLarge(Chunk chunk, byte* entry, long size, long generation, ref long moved)
+    private bool MoveLarge(Chunk chunk, byte* entry, long size, byte region, long generation, ref long moved)
     {
         byte* copy;
         int sizeClass;
@@ -142,7 +209,7 @@ internal sealed unsafe partial class Shard
 
             try
             {
-                copy = AppendUnsynchronized(size, out sizeClass);
+                copy = AppendUnsynchronized(size, region, out sizeClass);
             }
             catch
             {
@@ -154,9 +221,9 @@ internal sealed unsafe partial class Shard
             *(ulong*)copy = *(ulong*)entry;
         }
 
-        long* region = _epoch.Enter();
+        long* epochSlot = _epoch.Enter();
         System.Buffer.MemoryCopy(entry, copy, size, size);
-        EpochDomain.Exit(region);
+        EpochDomain.Exit(epochSlot);
 
         using (_lock.EnterScope())
         {
@@ -172,11 +239,8 @@ internal sealed unsafe partial class Shard
             {
                 // [I1][C1] Release store, as for a batched move.
                 Volatile.Write(ref IndexTable.Slots((IndexTable*)_table)[slot], IndexWord.Make(hash, sizeClass, copy));
-                ChunkHeader* from = chunk.Header;
-                from->LiveBytes -= size;
-                from->DeadBytes += size;
-                Volatile.Write(ref _deadBytes, _deadBytes + size);
-                Volatile.Write(ref _bytesMoved, _bytesMoved + size);
+                CountMovedOutUnsynchronized(chunk.Header, size);
+                NoteMovedEntryUnsynchronized(copy, sizeClass);
                 moved += size;
             }
             else
@@ -190,15 +254,28 @@ internal sealed unsafe partial class Shard
         return true;
     }
 
-    /// <summary>Copies a live entry to the tail and swings its word to the copy [C1].</summary>
-    private void MoveUnsynchronized(long slot, byte* entry, long size, ulong hash, ChunkHeader* from)
+    /// <summary>
+    /// Copies a live entry to the tail of <paramref name="region"/> and swings its word to the copy [C1].
+    /// <paramref name="keepMark"/>: carry the access mark over (compaction); eviction's second chance clears it.
+    /// </summary>
+    private void MoveUnsynchronized(long slot, byte* entry, long size, ulong hash, ChunkHeader* from, byte region, bool keepMark)
     {
-        byte* copy = AppendUnsynchronized(size, out int sizeClass);
+        byte* copy = AppendUnsynchronized(size, region, out int sizeClass);
         System.Buffer.MemoryCopy(entry, copy, size, size);
         var t = (IndexTable*)_table; // appending never rebuilds the index, so the slot still holds the old word
+        ref ulong w = ref IndexTable.Slots(t)[slot];
+
         // [I1][C1] Release store: the copy's bytes are visible before the word that points at them. The old copy
-        // stays intact (entries are immutable) and readable until its chunk's grace period ends.
-        Volatile.Write(ref IndexTable.Slots(t)[slot], IndexWord.Make(hash, sizeClass, copy));
+        // stays intact (entries are immutable) and readable until its chunk's grace period ends. [I9] A reader's mark
+        // set between the load of the mark and this store is lost: the entry only looks colder.
+        ulong mark = keepMark ? Volatile.Read(ref w) & IndexWord.Mark : 0;
+        Volatile.Write(ref w, IndexWord.Make(hash, sizeClass, copy) | mark);
+        CountMovedOutUnsynchronized(from, size);
+        NoteMovedEntryUnsynchronized(copy, sizeClass);
+    }
+
+    private void CountMovedOutUnsynchronized(ChunkHeader* from, long size)
+    {
         from->LiveBytes -= size;
         from->DeadBytes += size;
         Volatile.Write(ref _deadBytes, _deadBytes + size);

@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Threading;
@@ -68,7 +69,8 @@ internal sealed unsafe partial class Shard
     private long _requestFloor;
 
     /// <summary>Dead entry bytes compaction can reclaim: all but those in the tail, which is still being appended to.</summary>
-    private long ReclaimableBytesUnsynchronized => _deadBytes - (_tail is { } t ? t.Header->DeadBytes : 0);
+    private long ReclaimableBytesUnsynchronized =>
+        _deadBytes - (_tail is { } t ? t.Header->DeadBytes : 0) - (_mainTail is { } m ? m.Header->DeadBytes : 0);
 
     /// <summary>After an entry died: ask for a pass once reclaimable dead bytes cross the thresholds.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -137,7 +139,7 @@ internal sealed unsafe partial class Shard
 
             foreach (Chunk c in _chunks)
             {
-                if (c == _tail)
+                if (IsTailUnsynchronized(c))
                 {
                     continue;
                 }
@@ -157,7 +159,7 @@ internal sealed unsafe partial class Shard
         int done = 0;
         foreach ((Chunk c, _) in _candidates)
         {
-            if (!CompactChunk(c, generation))
+            if (!WalkChunk(c, generation, ChunkWalk.Compact))
             {
                 break;
             }
@@ -181,18 +183,23 @@ internal sealed unsafe partial class Shard
     /// </summary>
     private void ShrinkTailUnsynchronized(bool everything)
     {
-        Chunk? tail = _tail;
+        int wanted = Math.Min(_settings.ChunkPolicy.SelectSizeClass(_liveBytes, _sizeClass, _settings.ChunkSizes), _settings.MaxSizeClass);
+        ShrinkTailUnsynchronized(_tail, Chunk.ProbationRegion, wanted, everything);
+        ShrinkTailUnsynchronized(_mainTail, Chunk.MainRegion, wanted, everything);
+    }
+
+    private void ShrinkTailUnsynchronized(Chunk? tail, byte region, int wanted, bool everything)
+    {
         if (tail is null)
         {
             return;
         }
 
         ChunkHeader* h = tail.Header;
-        int wanted = _settings.ChunkPolicy.SelectSizeClass(_liveBytes, _sizeClass, _settings.ChunkSizes);
         bool oversized = wanted < tail.SizeClass && h->LiveBytes < tail.Capacity / 4;
         if (oversized || (everything && h->DeadBytes > 0))
         {
-            SealTailUnsynchronized();
+            SealTailUnsynchronized(region);
         }
     }
 }

@@ -24,6 +24,13 @@ internal unsafe struct IndexTable
     /// <summary>Slots holding a tombstone (writer only).</summary>
     public long Tombstones;
 
+    /// <summary>
+    /// Sliding expiry's side array, parallel to the slots: the timestamp of each sliding entry's last recorded access,
+    /// or null until the table holds a sliding entry. Set by the writer, before the first word that needs it is
+    /// published [I10]; updated by readers with a compare-and-swap; freed with the table.
+    /// </summary>
+    public long* Access;
+
     public readonly long Capacity => (long)Mask + 1;
 
     /// <summary>Grow or purge once live plus tombstone slots would pass three quarters of the capacity.</summary>
@@ -33,6 +40,13 @@ internal unsafe struct IndexTable
     internal static ulong* Slots(IndexTable* t) => (ulong*)((byte*)t + HeaderSize);
 
     internal static long BytesFor(long capacity) => HeaderSize + (capacity * sizeof(ulong));
+
+    /// <summary>
+    /// Bytes of a side array of last-access times for <paramref name="capacity"/> slots: a 64-byte header, then the
+    /// times. The header is never touched by readers, so the retire list may link the array through it while a
+    /// reader still records an access in it (see RetireLink).
+    /// </summary>
+    internal static long AccessBytesFor(long capacity) => HeaderSize + (capacity * sizeof(long));
 
     /// <summary>An empty table; throws <see cref="System.OutOfMemoryException"/> and allocates nothing on failure.</summary>
     internal static IndexTable* Allocate(NativeArena arena, long capacity)
@@ -56,5 +70,5 @@ internal unsafe struct IndexTable
         return cap;
     }
 
-    public override readonly string ToString() => $"IndexTable(capacity={Capacity}, live={Live}, tombstones={Tombstones})";
+    public override readonly string ToString() => $"IndexTable(capacity={Capacity}, live={Live}, tombstones={Tombstones}, access={(Access == null ? "none" : "yes")})";
 }

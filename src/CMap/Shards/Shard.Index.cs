@@ -12,6 +12,19 @@ internal sealed unsafe partial class Shard
     {
         var old = (IndexTable*)_table;
         IndexTable* fresh = IndexTable.Allocate(_arena, capacity);
+        if (old->Access != null)
+        {
+            try
+            {
+                AttachAccessArrayUnsynchronized(fresh);
+            }
+            catch
+            {
+                _arena.Free(fresh, (nuint)IndexTable.BytesFor(capacity));
+                throw;
+            }
+        }
+
         ulong* src = IndexTable.Slots(old);
         ulong* dst = IndexTable.Slots(fresh);
         long n = old->Capacity;
@@ -27,14 +40,49 @@ internal sealed unsafe partial class Shard
             ulong h = _settings.Hasher.Hash(new EntryReader(IndexWord.Address(w)).Key);
             Probe.Find(fresh, h, default(NoMatch), out _, out long at);
             dst[at] = w; // the fresh table is not yet published: plain stores
+            if (fresh->Access != null)
+            {
+                // [I10] A reader may still record an access in the old table's array; that access is lost, which
+                // can only make the entry expire early (by at most the granularity), never late.
+                fresh->Access[at] = Volatile.Read(ref old->Access[i]);
+            }
         }
 
         fresh->Live = old->Live;
-        // [I2] Release store: the new table's slots are visible before its pointer.
+        // [I2] Release store: the new table's slots (and side array) are visible before its pointer.
         Volatile.Write(ref _table, (nint)fresh);
-        Volatile.Write(ref _indexBytes, IndexTable.BytesFor(capacity));
         Volatile.Write(ref _rebuilds, _rebuilds + 1);
-        _retired.Retire(old, IndexTable.BytesFor(old->Capacity));
+        RetireTableUnsynchronized(old);
+        Volatile.Write(ref _indexBytes, TableBytes(fresh));
+    }
+
+    /// <summary>Bytes of a table and its side array.</summary>
+    private static long TableBytes(IndexTable* t) =>
+        IndexTable.BytesFor(t->Capacity) + (t->Access != null ? IndexTable.AccessBytesFor(t->Capacity) : 0);
+
+    /// <summary>Retires an unpublished table and its side array [I2].</summary>
+    private void RetireTableUnsynchronized(IndexTable* t)
+    {
+        if (t->Access != null)
+        {
+            _retired.Retire((byte*)t->Access - IndexTable.HeaderSize, IndexTable.AccessBytesFor(t->Capacity));
+        }
+
+        _retired.Retire(t, IndexTable.BytesFor(t->Capacity));
+    }
+
+    /// <summary>
+    /// [I10] Gives <paramref name="t"/> its side array of last-access times (zeroed: no access recorded, which a
+    /// sliding entry never relies on, since its write records one). Throws out-of-memory with nothing changed.
+    /// </summary>
+    private void AttachAccessArrayUnsynchronized(IndexTable* t)
+    {
+        long bytes = IndexTable.AccessBytesFor(t->Capacity);
+        t->Access = (long*)((byte*)_arena.AllocZeroed((nuint)bytes) + IndexTable.HeaderSize);
+        if ((nint)t == _table)
+        {
+            Volatile.Write(ref _indexBytes, _indexBytes + bytes);
+        }
     }
 
     /// <summary>The capacity a rebuilt table should have for <paramref name="live"/> entries, never below the initial one.</summary>

@@ -15,7 +15,7 @@ internal sealed unsafe partial class Shard
         var old = (IndexTable*)_table;
         // [I2] Publish the empty table before retiring anything the old one points at.
         Volatile.Write(ref _table, (nint)fresh);
-        _retired.Retire(old, IndexTable.BytesFor(old->Capacity));
+        RetireTableUnsynchronized(old);
         ReleaseLogUnsynchronized();
         Volatile.Write(ref _indexBytes, IndexTable.BytesFor(_minCapacity));
     }
@@ -30,8 +30,7 @@ internal sealed unsafe partial class Shard
         }
 
         _disposed = true;
-        var old = (IndexTable*)_table;
-        _retired.Retire(old, IndexTable.BytesFor(old->Capacity));
+        RetireTableUnsynchronized((IndexTable*)_table);
         ReleaseLogUnsynchronized();
         Volatile.Write(ref _indexBytes, 0);
     }
@@ -52,15 +51,12 @@ internal sealed unsafe partial class Shard
 
         _chunks.Clear();
         _tail = null;
+        _mainTail = null;
         _sizeClass = 0;
-        for (ChunkHeader* h = _oversizeHead; h != null;)
-        {
-            ChunkHeader* next = h->Next; // read before Retire reuses the header's link bytes
-            _retired.Retire(h, h->Capacity);
-            h = next;
-        }
-
-        _oversizeHead = null;
+        RetireBlocksUnsynchronized(ref _probationBlocks);
+        RetireBlocksUnsynchronized(ref _mainBlocks);
+        _mainBytes = 0;
+        _nextSweepAt = long.MaxValue;
         Volatile.Write(ref _count, 0);
         Volatile.Write(ref _liveBytes, 0);
         Volatile.Write(ref _deadBytes, 0);
@@ -68,5 +64,17 @@ internal sealed unsafe partial class Shard
         Volatile.Write(ref _chunkBytes, 0);
         Volatile.Write(ref _oversizeBytes, 0);
         _requestFloor = _settings.CompactionMinDeadBytes;
+    }
+
+    private void RetireBlocksUnsynchronized(ref BlockList list)
+    {
+        for (ChunkHeader* h = list.Head; h != null;)
+        {
+            ChunkHeader* next = h->Next; // read before Retire reuses the header's link bytes
+            _retired.Retire(h, h->Capacity);
+            h = next;
+        }
+
+        list = default;
     }
 }

@@ -1,3 +1,4 @@
+using System;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading;
@@ -8,12 +9,15 @@ namespace CMap;
 /// <summary>The log: appending entries, sealing chunks, and accounting for entries that died [I4].</summary>
 internal sealed unsafe partial class Shard
 {
-    /// <summary>Reserves <paramref name="size"/> bytes in the log; throws out-of-memory with nothing changed.</summary>
+    /// <summary>
+    /// Reserves <paramref name="size"/> bytes in the log of <paramref name="region"/> (always the probation region
+    /// without a budget); throws out-of-memory with nothing changed.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private byte* AppendUnsynchronized(long size, out int sizeClass)
+    private byte* AppendUnsynchronized(long size, byte region, out int sizeClass)
     {
-        Chunk? tail = _tail;
-        if (tail is not null && size <= _tailEntryLimit)
+        Chunk? tail = region == Chunk.ProbationRegion ? _tail : _mainTail;
+        if (tail is not null && size <= EntryLimitOf(tail))
         {
             ChunkHeader* h = tail.Header;
             if (h->Used + size <= tail.Capacity - Chunk.TailPadding)
@@ -26,60 +30,94 @@ internal sealed unsafe partial class Shard
             }
         }
 
-        return AppendSlowUnsynchronized(size, out sizeClass);
+        return AppendSlowUnsynchronized(size, region, out sizeClass);
     }
 
+    /// <summary>[I8] Entries above half a chunk's payload get a block of their own.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long EntryLimitOf(Chunk chunk) => Chunk.PayloadCapacity(chunk.Capacity) >> 1;
+
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private byte* AppendSlowUnsynchronized(long size, out int sizeClass)
+    private byte* AppendSlowUnsynchronized(long size, byte region, out int sizeClass)
     {
         int cls = ChooseSizeClassUnsynchronized();
         if (size > Chunk.PayloadCapacity(_pool.ClassSizes[cls]) / 2)
         {
-            // [I8] A large entry gets a block of its own; it dies (and is retired) as a whole.
+            // [I8] A large entry gets a block of its own; it dies (and is retired) as a whole. Its age for eviction is
+            // the seal count now, comparable with the chunks'.
             ChunkHeader* block = Chunk.AllocOversize(_arena, size);
             block->LiveBytes = size;
-            block->Next = _oversizeHead;
-            if (_oversizeHead != null)
-            {
-                _oversizeHead->Prev = block;
-            }
-
-            _oversizeHead = block;
+            block->Region = region;
+            block->SealedAt = _seals;
+            BlocksOf(region).PushHead(block);
             Volatile.Write(ref _oversizeBytes, _oversizeBytes + block->Capacity);
+            AddRegionBytesUnsynchronized(region, block->Capacity);
             sizeClass = Chunk.OversizeClass;
+            MaybeRequestEvictionUnsynchronized();
             return (byte*)block + Chunk.HeaderSize;
         }
 
         Chunk fresh = _pool.Rent(cls);
-        SealTailUnsynchronized();
+        SealTailUnsynchronized(region);
         fresh.Header->ListIndex = fresh.ListIndex = _chunks.Count;
+        fresh.Header->Region = region;
         _chunks.Add(fresh);
-        _tail = fresh;
-        _tailEntryLimit = Chunk.PayloadCapacity(fresh.Capacity) / 2;
+        if (region == Chunk.ProbationRegion)
+        {
+            _tail = fresh;
+        }
+        else
+        {
+            _mainTail = fresh;
+        }
+
         Volatile.Write(ref _chunkBytes, _chunkBytes + fresh.Capacity);
+        AddRegionBytesUnsynchronized(region, fresh.Capacity);
 
         ChunkHeader* h = fresh.Header;
         byte* e = fresh.Base + h->Used;
         h->Used += (int)size;
         h->LiveBytes += size;
         sizeClass = cls;
+        MaybeRequestEvictionUnsynchronized();
         return e;
     }
 
-    /// <summary>
-    /// Stops appending to the tail. Its unused end is counted as slack, apart from dead entries: moving a chunk only
-    /// frees memory when it holds dead entries (or was sealed far from full), so slack alone never makes a chunk
-    /// worth compacting. The chunk is retired at once if nothing in it lives.
-    /// </summary>
-    private void SealTailUnsynchronized()
+    private ref BlockList BlocksOf(byte region) => ref region == Chunk.ProbationRegion ? ref _probationBlocks : ref _mainBlocks;
+
+    private void AddRegionBytesUnsynchronized(byte region, long bytes)
     {
-        Chunk? old = _tail;
+        if (region == Chunk.MainRegion)
+        {
+            _mainBytes += bytes;
+        }
+    }
+
+    /// <summary>The region of the entry <paramref name="word"/> points at (its chunk or block header says).</summary>
+    private byte RegionOf(ulong word) => Chunk.HeaderOf(IndexWord.Address(word), IndexWord.SizeClass(word), _pool.ClassSizes)->Region;
+
+    /// <summary>
+    /// Stops appending to the tail of <paramref name="region"/>. Its unused end is counted as slack, apart from dead
+    /// entries: moving a chunk only frees memory when it holds dead entries (or was sealed far from full), so slack
+    /// alone never makes a chunk worth compacting. The chunk is retired at once if nothing in it lives.
+    /// </summary>
+    private void SealTailUnsynchronized(byte region)
+    {
+        Chunk? old = region == Chunk.ProbationRegion ? _tail : _mainTail;
         if (old is null)
         {
             return;
         }
 
-        _tail = null;
+        if (region == Chunk.ProbationRegion)
+        {
+            _tail = null;
+        }
+        else
+        {
+            _mainTail = null;
+        }
+
         ChunkHeader* oh = old.Header;
         oh->SealedAt = ++_seals;
         Volatile.Write(ref _slackBytes, _slackBytes + SlackOf(old));
@@ -100,6 +138,9 @@ internal sealed unsafe partial class Shard
         {
             ThrowHelper.ThrowInvalidOperation($"ChunkPolicy.SelectSizeClass returned {cls}; it must be an index into CMapConfig.ChunkSizes (0..{_pool.ClassCount - 1}).");
         }
+
+        // A budget caps the class, so that the shards' tails stay a small part of it.
+        cls = Math.Min(cls, _settings.MaxSizeClass);
 
         _sizeClass = cls;
         return cls;
@@ -123,8 +164,9 @@ internal sealed unsafe partial class Shard
         ChunkHeader* h = Chunk.HeaderOf(entry, cls, _pool.ClassSizes);
         if (cls == Chunk.OversizeClass)
         {
-            UnlinkOversizeUnsynchronized(h);
+            BlocksOf(h->Region).Unlink(h);
             Volatile.Write(ref _oversizeBytes, _oversizeBytes - h->Capacity);
+            AddRegionBytesUnsynchronized(h->Region, -h->Capacity);
             _retired.Retire(h, h->Capacity);
             return;
         }
@@ -133,26 +175,9 @@ internal sealed unsafe partial class Shard
         h->DeadBytes += size;
         Volatile.Write(ref _deadBytes, _deadBytes + size);
         // A pinned chunk is being compacted: the compactor retires it when it is done with it.
-        if (h->LiveBytes == 0 && _tail?.Base != (byte*)h && (h->Flags & Chunk.PinnedFlag) == 0)
+        if (h->LiveBytes == 0 && !IsTailUnsynchronized(h) && (h->Flags & Chunk.PinnedFlag) == 0)
         {
             RetireChunkUnsynchronized(_chunks[h->ListIndex]);
-        }
-    }
-
-    private void UnlinkOversizeUnsynchronized(ChunkHeader* h)
-    {
-        if (h->Prev != null)
-        {
-            h->Prev->Next = h->Next;
-        }
-        else
-        {
-            _oversizeHead = h->Next;
-        }
-
-        if (h->Next != null)
-        {
-            h->Next->Prev = h->Prev;
         }
     }
 
@@ -172,9 +197,14 @@ internal sealed unsafe partial class Shard
 
         _chunks.RemoveAt(last);
         h->ListIndex = chunk.ListIndex = -1;
+        AddRegionBytesUnsynchronized(h->Region, -chunk.Capacity);
         if (_tail == chunk)
         {
             _tail = null;
+        }
+        else if (_mainTail == chunk)
+        {
+            _mainTail = null;
         }
         else
         {

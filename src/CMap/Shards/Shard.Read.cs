@@ -5,37 +5,46 @@ using CMap.Buffer;
 
 namespace CMap;
 
-/// <summary>The one read core: every read (Get, both TryGets, TryRead, ContainsKey and GetOrInsert's hit) is this.</summary>
+/// <summary>
+/// The one read core: every read (Get, both TryGets, TryRead, ContainsKey, Refresh and GetOrInsert's hit) is this.
+/// Expiry checks, access marks and hit and miss counts live here and nowhere else.
+/// </summary>
 internal sealed unsafe partial class Shard
 {
     /// <summary>
     /// Looks <paramref name="key"/> up lock-free inside the map's epoch region and hands the stored value to
-    /// <paramref name="consumer"/> before leaving it, whatever happens. Returns whether the key was found. Throws
-    /// <see cref="ObjectDisposedException"/> once the map is disposed. The next features (expiry checks, access
-    /// marks, hit and miss counts) belong here and nowhere else.
+    /// <paramref name="consumer"/> before leaving it, whatever happens. Returns whether the key was found (an expired
+    /// entry is not). Throws <see cref="ObjectDisposedException"/> once the map is disposed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Read<TConsumer>(ReadOnlySpan<byte> key, ulong hash, ref TConsumer consumer)
         where TConsumer : struct, IValueConsumer, allows ref struct
     {
         long* slot = _epoch.Enter();
+        bool found;
         if (!TConsumer.MayThrow)
         {
             // Nothing between Enter and Exit can throw for these consumers, so no try/finally (a measurable cost
             // on a 10 ns read). The JIT keeps only one of the two branches per consumer.
-            bool found = ReadInside(key, hash, ref consumer);
-            EpochDomain.Exit(slot);
-            return found;
+            found = ReadInside(key, hash, ref consumer);
+        }
+        else
+        {
+            try
+            {
+                found = ReadInside(key, hash, ref consumer);
+            }
+            catch
+            {
+                EpochDomain.Exit(slot);
+                throw;
+            }
         }
 
-        try
-        {
-            return ReadInside(key, hash, ref consumer);
-        }
-        finally
-        {
-            EpochDomain.Exit(slot);
-        }
+        // The thread's own counters, on the slot line it has just written: a plain increment, never shared.
+        slot[found ? EpochDomain.HitsOffset : EpochDomain.MissesOffset]++;
+        EpochDomain.Exit(slot);
+        return found;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -44,13 +53,69 @@ internal sealed unsafe partial class Shard
     {
         // [I2] Acquire: the table's slots were filled before its pointer was published.
         var t = (IndexTable*)Volatile.Read(ref _table);
-        if (Probe.Find(t, hash, new KeyMatch(key), out ulong word) < 0)
+        long slot = Probe.Find(t, hash, new KeyMatch(key), out ulong word);
+        if (slot < 0)
         {
             return false;
         }
 
+        var entry = new EntryReader(IndexWord.Address(word));
+
+        // An entry without expiry reads no clock: this is one bit of the header the key comparison already loaded.
+        if (entry.HasExpiry && IsExpiredOnRead(t, slot, entry.Deadline, entry.Window))
+        {
+            return false;
+        }
+
+        if (_budget is not null && !IndexWord.IsMarked(word))
+        {
+            MarkAccessed(t, slot, word);
+        }
+
         // [E2] The consumer runs inside the region, so the entry stays readable for as long as it reads.
-        consumer.Consume(new EntryReader(IndexWord.Address(word)).Value);
+        consumer.Consume(entry.Value);
         return true;
     }
+
+    /// <summary>
+    /// True when the entry in <paramref name="slot"/> has expired. For a sliding entry that has not, records this
+    /// access once the recorded one lags by the granularity [I10].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool IsExpiredOnRead(IndexTable* t, long slot, long deadline, long window)
+    {
+        long now = _clock.Now();
+        if (window == 0)
+        {
+            return now >= deadline;
+        }
+
+        // [I10] The side array was published before the first sliding word that needs it, which we loaded with
+        // acquire; the word's slot in this table indexes it.
+        ref long access = ref t->Access[slot];
+        long last = Volatile.Read(ref access);
+        if (now >= ExpiryClock.EffectiveDeadline(deadline, window, last))
+        {
+            return true;
+        }
+
+        if (now - last >= _clock.GranularityFor(window))
+        {
+            // [I10] A compare-and-swap that gives up: it replaces only the time it read, so it never overwrites a
+            // writer's newer one (a new entry in this slot) or a later reader's. Losing the race loses nothing: the
+            // winner recorded an access at least as recent.
+            Interlocked.CompareExchange(ref access, now, last);
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// [I9] Sets the access mark with one compare-and-swap that gives up: it succeeds only if the slot still holds the
+    /// word this read found, so a writer's newer word (or a compactor's swing) is never erased. A lost race only
+    /// leaves the entry unmarked: it may be evicted a little early, never corrupted.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void MarkAccessed(IndexTable* t, long slot, ulong word) =>
+        Interlocked.CompareExchange(ref IndexTable.Slots(t)[slot], word | IndexWord.Mark, word);
 }

@@ -9,32 +9,70 @@ internal sealed unsafe partial class Shard
 {
     /// <summary>
     /// Runs <paramref name="operation"/> on <paramref name="key"/> under the shard lock. Lengths were checked by the
-    /// caller. Throws out-of-memory with nothing changed [I7], and <see cref="ObjectDisposedException"/> once the
-    /// shard is disposed.
+    /// caller. A put stores <paramref name="expiry"/> with the new entry; <paramref name="now"/> is the timestamp the
+    /// caller resolved it at, or 0 (read here when needed). An expired entry counts as absent, and is removed. Throws
+    /// out-of-memory with nothing changed [I7], and <see cref="ObjectDisposedException"/> once the shard is disposed.
     /// </summary>
-    internal WriteOutcome Write<TOperation>(ReadOnlySpan<byte> key, ulong hash, ref TOperation operation)
+    internal WriteOutcome Write<TOperation>(ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now)
         where TOperation : struct, IWriteOperation, allows ref struct
     {
         using Lock.Scope scope = _lock.EnterScope();
         ThrowIfDisposedUnsynchronized();
+        if (_budget is { MustEvictInline: true })
+        {
+            // The compactor has fallen behind: make room from this shard before writing. Never waits.
+            EvictInlineUnsynchronized();
+        }
+
         var t = (IndexTable*)_table;
         long slot = Probe.Find(t, hash, new KeyMatch(key), out ulong word, out long insertAt);
         bool found = slot >= 0;
-        ReadOnlySpan<byte> current = found ? new EntryReader(IndexWord.Address(word)).Value : default;
+        bool expired = false;
+        ReadOnlySpan<byte> current = default;
+        if (found)
+        {
+            var entry = new EntryReader(IndexWord.Address(word));
+            if (entry.HasExpiry)
+            {
+                now = now != 0 ? now : _clock.Now();
+                expired = now >= EffectiveDeadlineUnsynchronized(t, slot, entry);
+            }
+
+            found = !expired;
+            current = found ? entry.Value : default;
+        }
+
         switch (operation.Decide(found, current))
         {
             case WriteAction.Put:
-                PutUnsynchronized(t, key, operation.Value, hash, slot, word, insertAt);
+                PutUnsynchronized(t, key, operation.Value, hash, slot, word, insertAt, expiry, now);
+                CountExpiredUnsynchronized(expired);
                 return found ? WriteOutcome.Replaced : WriteOutcome.Added;
             case WriteAction.Remove when found:
-                RemoveUnsynchronized(t, slot, word);
+                RemoveUnsynchronized(t, slot, word, shrink: true);
+                Volatile.Write(ref _removals, _removals + 1);
                 return WriteOutcome.Removed;
             default:
+                if (expired)
+                {
+                    // Found expired and left alone by the operation: it is gone for every reader already; free it.
+                    RemoveUnsynchronized(t, slot, word, shrink: true);
+                    CountExpiredUnsynchronized(true);
+                }
+
                 return WriteOutcome.Unchanged;
         }
     }
 
-    private void PutUnsynchronized(IndexTable* t, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, ulong hash, long slot, ulong oldWord, long insertAt)
+    private void CountExpiredUnsynchronized(bool expired)
+    {
+        if (expired)
+        {
+            Volatile.Write(ref _expirations, _expirations + 1);
+        }
+    }
+
+    private void PutUnsynchronized(IndexTable* t, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, ulong hash, long slot, ulong oldWord, long insertAt, in EntryExpiry expiry, long now)
     {
         if (slot < 0 && IndexTable.Slots(t)[insertAt] == IndexWord.Empty && t->Live + t->Tombstones + 1 > t->MaxUsed)
         {
@@ -47,13 +85,37 @@ internal sealed unsafe partial class Shard
             Probe.Find(t, hash, default(NoMatch), out _, out insertAt);
         }
 
+        if (expiry.Window > 0 && t->Access == null)
+        {
+            // [I10] Before the first sliding word of this table is published; throws out-of-memory with nothing changed.
+            AttachAccessArrayUnsynchronized(t);
+        }
+
+        // With a budget, a new entry starts on probation unless its key was evicted from probation recently (the
+        // ghost set): then it was evicted too soon, and goes straight to the main region. A replacement keeps the
+        // region of the entry it replaces.
+        byte region = _budget is null ? Chunk.ProbationRegion
+            : slot >= 0 ? RegionOf(oldWord)
+            : _ghost is { } ghost && ghost.TryTake(hash) ? Chunk.MainRegion : Chunk.ProbationRegion;
+
         // Append first: if it throws (out of memory), the index still points at the old value [I7].
-        long size = EntryLayout.SizeOf(key.Length, value.Length, hasExpiry: false);
-        byte* entry = AppendUnsynchronized(size, out int sizeClass);
-        EntryLayout.Write(entry, key, value);
+        long size = EntryLayout.SizeOf(key.Length, value.Length, expiry);
+        byte* entry = AppendUnsynchronized(size, region, out int sizeClass);
+        EntryLayout.Write(entry, key, value, expiry);
+        if (expiry.IsSet)
+        {
+            NoteExpiringEntryUnsynchronized(entry, sizeClass, expiry, now);
+        }
+
         ulong word = IndexWord.Make(hash, sizeClass, entry);
         ulong* slots = IndexTable.Slots(t);
         Volatile.Write(ref _liveBytes, _liveBytes + size);
+        long at = slot >= 0 ? slot : insertAt;
+        if (expiry.Window > 0)
+        {
+            // [I10] The write is the entry's first access; published by the release store of the word below.
+            t->Access[at] = now;
+        }
 
         if (slot >= 0)
         {
@@ -75,7 +137,11 @@ internal sealed unsafe partial class Shard
         Volatile.Write(ref _count, _count + 1);
     }
 
-    private void RemoveUnsynchronized(IndexTable* t, long slot, ulong oldWord)
+    /// <summary>
+    /// Unpublishes the word in <paramref name="slot"/> and kills its entry. <paramref name="shrink"/>: rebuild a table
+    /// left sparse; never while the caller walks the table or holds a slot it will use again (sweeps, eviction).
+    /// </summary>
+    private void RemoveUnsynchronized(IndexTable* t, long slot, ulong oldWord, bool shrink)
     {
         ulong* slots = IndexTable.Slots(t);
         t->Live--;
@@ -103,7 +169,7 @@ internal sealed unsafe partial class Shard
         MaybeRequestCompactionUnsynchronized();
 
         // Shrink a table left sparse by mass deletes (the rebuild also drops the tombstones).
-        if (t->Capacity > _minCapacity && t->Live * 8 < t->Capacity)
+        if (shrink && t->Capacity > _minCapacity && t->Live * 8 < t->Capacity)
         {
             TryRebuildUnsynchronized(FittedCapacityUnsynchronized(t->Live));
         }

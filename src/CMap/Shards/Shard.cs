@@ -21,6 +21,10 @@ internal sealed unsafe partial class Shard
     private readonly ChunkPool _pool;
     private readonly RetireList _retired;
     private readonly EpochDomain _epoch;
+    private readonly ExpiryClock _clock;
+
+    // The byte budget, or null. When set, reads mark the entries they hit and the log has two eviction regions.
+    private readonly MemoryBudget? _budget;
 
     // [I2] Current index table. Written only under _lock, with Volatile.Write after the table is fully built;
     // read by lock-free readers with Volatile.Read. A retired table stays readable until its grace period ends.
@@ -28,11 +32,13 @@ internal sealed unsafe partial class Shard
 
     // Writer state, all under _lock.
     private readonly List<Chunk> _chunks = [];
-    private Chunk? _tail;
+    private Chunk? _tail;     // where users' writes go (with a budget: the probation region's tail)
+    private Chunk? _mainTail; // with a budget: the main region's tail (second chances, ghost readmissions)
     private int _seals; // tails sealed so far: a chunk's age is _seals - its SealedAt
-    private long _tailEntryLimit; // [I8] entries above this (half the tail's payload) get a block of their own
     private int _sizeClass;
-    private ChunkHeader* _oversizeHead;
+    private BlockList _probationBlocks; // blocks of one large entry each [I8]; the only list without a budget
+    private BlockList _mainBlocks;
+    private GhostSet? _ghost;
     private bool _disposed;
 
     // The capacity CMapConfig.InitialCapacity asked for: shrinking never goes below it. Set once.
@@ -47,6 +53,12 @@ internal sealed unsafe partial class Shard
     private long _oversizeBytes;
     private long _indexBytes;
     private long _rebuilds;
+    private long _mainBytes; // with a budget: bytes of the main region's chunks and blocks
+
+    // Why entries left. Written under _lock; read racily by statistics; exact whenever _lock is free.
+    private long _evictions;
+    private long _expirations;
+    private long _removals;
 
     /// <summary>Builds an empty shard sized for <paramref name="initialEntries"/>; throws out-of-memory with nothing allocated.</summary>
     internal Shard(ShardSettings settings, MapMemory memory, long initialEntries)
@@ -56,6 +68,8 @@ internal sealed unsafe partial class Shard
         _pool = memory.Pool;
         _retired = memory.Retired;
         _epoch = memory.Epoch;
+        _clock = settings.Clock;
+        _budget = settings.Budget;
         long cap = IndexTable.CapacityFor(initialEntries);
         _minCapacity = cap;
         _requestFloor = settings.CompactionMinDeadBytes;
@@ -80,6 +94,21 @@ internal sealed unsafe partial class Shard
     internal long IndexBytes => Volatile.Read(ref _indexBytes);
 
     internal long Rebuilds => Volatile.Read(ref _rebuilds);
+
+    /// <summary>Entries evicted to keep the map within its byte budget.</summary>
+    internal long Evictions => Volatile.Read(ref _evictions);
+
+    /// <summary>Entries removed because they expired (by a sweep, eviction, compaction or a write that found them).</summary>
+    internal long Expirations => Volatile.Read(ref _expirations);
+
+    /// <summary>Entries removed by a delete.</summary>
+    internal long Removals => Volatile.Read(ref _removals);
+
+    /// <summary>True when <paramref name="c"/> is one of the shard's tails (still being appended to).</summary>
+    private bool IsTailUnsynchronized(Chunk c) => c == _tail || c == _mainTail;
+
+    /// <summary>True when the chunk whose header is <paramref name="h"/> is one of the shard's tails.</summary>
+    private bool IsTailUnsynchronized(ChunkHeader* h) => _tail?.Base == (byte*)h || _mainTail?.Base == (byte*)h;
 
     private void ThrowIfDisposedUnsynchronized()
     {

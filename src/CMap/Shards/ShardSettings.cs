@@ -23,4 +23,19 @@ internal sealed class ShardSettings
 
     /// <summary>Where a shard whose dead bytes crossed the thresholds asks for a pass; null when nothing compacts in the background.</summary>
     internal CompactionScheduler? CompactionRequests { get; init; }
+
+    /// <summary>The clock expiry is measured on.</summary>
+    internal required ExpiryClock Clock { get; init; }
+
+    /// <summary>Started by the first write of an entry that expires; its ticks ask for expiry sweeps.</summary>
+    internal required ExpiryTimer ExpiryTimer { get; init; }
+
+    /// <summary>A chunk is swept for expired entries at most once per this many timestamp ticks.</summary>
+    internal required long SweepIntervalTicks { get; init; }
+
+    /// <summary>The byte budget, or null when the map is unbounded (then nothing is evicted and reads mark nothing).</summary>
+    internal MemoryBudget? Budget { get; init; }
+
+    /// <summary>The largest size class the shard may append to (a budget keeps tails small relative to it).</summary>
+    internal required int MaxSizeClass { get; init; }
 }

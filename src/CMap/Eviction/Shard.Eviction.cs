@@ -1,0 +1,240 @@
+using System.Threading;
+using CMap.Buffer;
+
+namespace CMap;
+
+/// <summary>
+/// Eviction, done by the compactor: the oldest chunk (or large-value block) of a region is walked and its entries
+/// dropped instead of copied, except those a read marked since eviction last saw them, which move to the main
+/// region's tail with the mark cleared (a second chance). As in S3-FIFO, new entries start in a small probationary
+/// region (a tenth of the shard's bytes) that is evicted first; an entry read there is promoted, one evicted unread
+/// leaves its fingerprint in the ghost set, and a key written again while its fingerprint is there enters the main
+/// region directly. Eviction counts bytes, never entries: a block holding one large value competes by age like a chunk.
+/// </summary>
+internal sealed unsafe partial class Shard
+{
+    /// <summary>The probation region's share of the shard's bytes above which eviction takes from it first.</summary>
+    private const int ProbationShareDivisor = 10;
+
+    // Eviction counters beyond the reasons entries left: second chances given. Written under _lock.
+    private long _secondChances;
+
+    internal long SecondChances => Volatile.Read(ref _secondChances);
+
+    /// <summary>
+    /// Evicts from this shard's oldest chunk or block in the region S3-FIFO picks. The caller holds the map's
+    /// compaction gate. Returns false when the shard has nothing it can evict.
+    /// </summary>
+    internal bool EvictOldest()
+    {
+        Chunk? victim;
+        long generation;
+        using (_lock.EnterScope())
+        {
+            if (_disposed || !PickVictimUnsynchronized(out victim, out ChunkHeader* block))
+            {
+                return false;
+            }
+
+            generation = _generation;
+            if (block != null)
+            {
+                EvictBlockUnsynchronized(block, secondChance: true);
+                return true;
+            }
+        }
+
+        WalkChunk(victim!, generation, ChunkWalk.Evict);
+        return true;
+    }
+
+    /// <summary>
+    /// The writer's fallback when the compactor has fallen behind: drops this shard's oldest entries, marked or not
+    /// (no copies, so it allocates nothing), until the map is back within its budget or the shard has nothing sealed
+    /// left, then tries a non-blocking drain. Never waits.
+    /// </summary>
+    private void EvictInlineUnsynchronized()
+    {
+        _pool.Trim();
+        for (int guard = 0; guard < 64 && _budget!.MustEvictInline; guard++)
+        {
+            if (!PickVictimUnsynchronized(out Chunk? victim, out ChunkHeader* block))
+            {
+                break;
+            }
+
+            if (block != null)
+            {
+                EvictBlockUnsynchronized(block, secondChance: false);
+            }
+            else
+            {
+                DropChunkUnsynchronized(victim!);
+            }
+        }
+
+        _retired.TryDrain();
+    }
+
+    /// <summary>
+    /// Picks the oldest sealed chunk or block of the region to evict from: probation while it holds more than a tenth
+    /// of the shard's bytes, else main, else whichever has something. Chunks being walked by the compactor are
+    /// skipped. When only tails hold entries (a small shard), seals them, so they can be evicted.
+    /// </summary>
+    private bool PickVictimUnsynchronized(out Chunk? chunk, out ChunkHeader* block)
+    {
+        long total = _chunkBytes + _oversizeBytes;
+        byte first = (total - _mainBytes) * ProbationShareDivisor > total ? Chunk.ProbationRegion : Chunk.MainRegion;
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            for (int r = 0; r < 2; r++)
+            {
+                byte region = (byte)(r == 0 ? first : 1 - first);
+                Chunk? oldest = OldestSealedUnsynchronized(region);
+                ChunkHeader* b = BlocksOf(region).Tail;
+                if (oldest is null && b == null)
+                {
+                    continue;
+                }
+
+                if (b != null && (oldest is null || b->SealedAt <= oldest.Header->SealedAt))
+                {
+                    chunk = null;
+                    block = b;
+                }
+                else
+                {
+                    chunk = oldest;
+                    block = null;
+                }
+
+                return true;
+            }
+
+            // Nothing sealed: seal a tail that holds live entries and look again.
+            if (_tail is { } t && t.Header->LiveBytes > 0 && (t.Header->Flags & Chunk.PinnedFlag) == 0)
+            {
+                SealTailUnsynchronized(Chunk.ProbationRegion);
+            }
+            else if (_mainTail is { } m && m.Header->LiveBytes > 0 && (m.Header->Flags & Chunk.PinnedFlag) == 0)
+            {
+                SealTailUnsynchronized(Chunk.MainRegion);
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        chunk = null;
+        block = null;
+        return false;
+    }
+
+    private Chunk? OldestSealedUnsynchronized(byte region)
+    {
+        Chunk? oldest = null;
+        foreach (Chunk c in _chunks)
+        {
+            ChunkHeader* h = c.Header;
+            if (h->Region == region && (h->Flags & Chunk.PinnedFlag) == 0 && !IsTailUnsynchronized(c) &&
+                (oldest is null || h->SealedAt < oldest.Header->SealedAt))
+            {
+                oldest = c;
+            }
+        }
+
+        return oldest;
+    }
+
+    /// <summary>
+    /// Evicts or keeps the one entry of a large-value block. Kept (marked, and <paramref name="secondChance"/>): the
+    /// block moves to the head of the main region's list with the mark cleared; no bytes are copied.
+    /// </summary>
+    private void EvictBlockUnsynchronized(ChunkHeader* h, bool secondChance)
+    {
+        byte* e = (byte*)h + Chunk.HeaderSize;
+        var entry = new EntryReader(e);
+        ulong hash = _settings.Hasher.Hash(entry.Key);
+        var t = (IndexTable*)_table;
+        long slot = Probe.Find(t, hash, new AddressMatch(e), out ulong word);
+        if (slot < 0)
+        {
+            // Not reachable: every block in the lists holds a live entry (a dead one is unlinked and retired).
+            ThrowHelper.ThrowInvalidOperation("CMap internal error: a large-value block in the eviction lists has no index word.");
+        }
+
+        if (entry.HasExpiry && _clock.Now() >= EffectiveDeadlineUnsynchronized(t, slot, entry))
+        {
+            DropUnsynchronized(t, slot, word, hash, evicted: false, h->Region);
+            return;
+        }
+
+        if (!secondChance || !IndexWord.IsMarked(word))
+        {
+            DropUnsynchronized(t, slot, word, hash, evicted: true, h->Region);
+            return;
+        }
+
+        // [I9] Readers only ever set the mark on an unmarked word, so nothing can change this marked word under the
+        // lock: a plain release store of it without the mark loses nothing.
+        Volatile.Write(ref IndexTable.Slots(t)[slot], word & ~IndexWord.Mark);
+        BlocksOf(h->Region).Unlink(h);
+        if (h->Region == Chunk.ProbationRegion)
+        {
+            _mainBytes += h->Capacity;
+            h->Region = Chunk.MainRegion;
+        }
+
+        h->SealedAt = _seals;
+        _mainBlocks.PushHead(h);
+        Volatile.Write(ref _secondChances, _secondChances + 1);
+    }
+
+    /// <summary>Inline eviction of a whole sealed chunk under the lock: every live entry is dropped, then the chunk retires.</summary>
+    private void DropChunkUnsynchronized(Chunk chunk)
+    {
+        ChunkHeader* h = chunk.Header;
+        byte region = h->Region;
+        long now = 0;
+        int used = h->Used;
+
+        // [C4] Pinned while it is walked, so the drop of its last entry does not retire (and a drain free) it under us.
+        h->Flags |= Chunk.PinnedFlag;
+        for (int offset = Chunk.HeaderSize; offset < used && h->LiveBytes > 0;)
+        {
+            byte* e = chunk.Base + offset;
+            var entry = new EntryReader(e);
+            offset += (int)entry.TotalSize;
+            ulong hash = _settings.Hasher.Hash(entry.Key);
+            var t = (IndexTable*)_table;
+            long slot = Probe.Find(t, hash, new AddressMatch(e), out ulong word);
+            if (slot >= 0)
+            {
+                bool expired = false;
+                if (entry.HasExpiry)
+                {
+                    now = now != 0 ? now : _clock.Now();
+                    expired = now >= EffectiveDeadlineUnsynchronized(t, slot, entry);
+                }
+
+                DropUnsynchronized(t, slot, word, hash, evicted: !expired, region);
+            }
+        }
+
+        h->Flags &= unchecked((byte)~Chunk.PinnedFlag);
+        if (h->LiveBytes == 0)
+        {
+            RetireChunkUnsynchronized(chunk);
+        }
+    }
+
+    /// <summary>With a budget, after a new chunk or block: ask the compactor to evict once the map passes 95% of it.</summary>
+    private void MaybeRequestEvictionUnsynchronized()
+    {
+        if (_budget is { NeedsEviction: true })
+        {
+            _settings.CompactionRequests?.Request();
+        }
+    }
+}
