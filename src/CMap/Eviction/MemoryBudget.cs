@@ -45,8 +45,9 @@ internal sealed class MemoryBudget
     internal bool NeedsEviction => SettledBytes > EvictAbove;
 
     /// <summary>
-    /// True when the compactor has fallen behind: settled bytes are past the budget itself, so a writer evicts
-    /// inline from its own shard before it writes (it never waits for the compactor).
+    /// True when the compactor has fallen behind: settled bytes plus the <paramref name="incoming"/> bytes of the
+    /// write about to happen would pass the budget itself, so the writer evicts inline from its own shard before it
+    /// writes (it never waits for the compactor).
     /// </summary>
-    internal bool MustEvictInline => SettledBytes > Limit;
+    internal bool MustEvictInline(long incoming) => SettledBytes + incoming > Limit;
 }

@@ -53,10 +53,10 @@ internal sealed unsafe partial class Shard
     /// (no copies, so it allocates nothing), until the map is back within its budget or the shard has nothing sealed
     /// left, then tries a non-blocking drain. Never waits.
     /// </summary>
-    private void EvictInlineUnsynchronized()
+    private void EvictInlineUnsynchronized(long incoming)
     {
         _pool.Trim();
-        for (int guard = 0; guard < 64 && _budget!.MustEvictInline; guard++)
+        for (int guard = 0; guard < 64 && _budget!.MustEvictInline(incoming); guard++)
         {
             if (!PickVictimUnsynchronized(out Chunk? victim, out ChunkHeader* block))
             {

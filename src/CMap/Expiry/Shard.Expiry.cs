@@ -130,9 +130,23 @@ internal sealed unsafe partial class Shard
     private void FinishSweepUnsynchronized(Chunk chunk, long now, long nextDeadline)
     {
         ChunkHeader* h = chunk.Header;
-        if (h->LiveBytes == 0 && !IsTailUnsynchronized(chunk))
+        if (h->LiveBytes == 0)
         {
-            RetireChunkUnsynchronized(chunk);
+            // Everything in it expired: give it back, a tail too (sealing an empty tail retires it), so that an idle
+            // map whose entries all expired holds only its index.
+            if (chunk == _tail)
+            {
+                SealTailUnsynchronized(Chunk.ProbationRegion);
+            }
+            else if (chunk == _mainTail)
+            {
+                SealTailUnsynchronized(Chunk.MainRegion);
+            }
+            else
+            {
+                RetireChunkUnsynchronized(chunk);
+            }
+
             return;
         }
 

@@ -18,10 +18,11 @@ internal sealed unsafe partial class Shard
     {
         using Lock.Scope scope = _lock.EnterScope();
         ThrowIfDisposedUnsynchronized();
-        if (_budget is { MustEvictInline: true })
+        long incoming = (long)key.Length + operation.Value.Length;
+        if (_budget is { } budget && budget.MustEvictInline(incoming))
         {
             // The compactor has fallen behind: make room from this shard before writing. Never waits.
-            EvictInlineUnsynchronized();
+            EvictInlineUnsynchronized(incoming);
         }
 
         var t = (IndexTable*)_table;
