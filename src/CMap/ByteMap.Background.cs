@@ -70,7 +70,10 @@ public sealed partial class ByteMap
     private bool EvictToBudgetUnderGate()
     {
         MemoryBudget budget = _budget!;
-        _memory.Pool.Trim(); // pooled chunks count against the budget and cost nothing to give back
+        if (_memory.Pool.HasRetained)
+        {
+            _memory.Pool.Trim(); // pooled chunks count against the budget and cost nothing to give back
+        }
         int idle = 0;
         int maxSteps = 64 * _shards.Length;
         for (int step = 0; step < maxSteps && budget.SettledBytes > budget.EvictTo; step++)

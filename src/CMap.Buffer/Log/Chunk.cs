@@ -107,6 +107,9 @@ internal sealed unsafe class Chunk : IDisposable
 
     internal byte* Base => _base;
 
+    /// <summary>True once the chunk's memory went back to the OS (until it is re-armed).</summary>
+    internal bool IsFreed => _base == null;
+
     internal ChunkHeader* Header => (ChunkHeader*)_base;
 
     internal int Capacity { get; }

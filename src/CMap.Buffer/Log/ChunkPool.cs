@@ -72,11 +72,22 @@ internal sealed class ChunkPool : IDisposable
         Chunk c;
         lock (_poolsLock)
         {
+            long created = _counters.ChunksAllocated;
             c = _pools[sizeClass].Get();
+            if (_counters.ChunksAllocated == created)
+            {
+                Volatile.Write(ref _retainedChunks, _retainedChunks - 1); // reused a retained chunk
+            }
         }
 
         return c;
     }
+
+    // Chunks the pools hold for reuse. Written under _poolsLock; read racily by HasRetained.
+    private long _retainedChunks;
+
+    /// <summary>True when the pools hold free chunks that <see cref="Trim"/> would give back (racy: a hint).</summary>
+    internal bool HasRetained => Volatile.Read(ref _retainedChunks) > 0;
 
     /// <summary>Chunks held back from reuse in poison mode.</summary>
     internal const int QuarantineLength = 64;
@@ -112,6 +123,7 @@ internal sealed class ChunkPool : IDisposable
     {
         lock (_poolsLock)
         {
+            Volatile.Write(ref _retainedChunks, 0);
             for (int i = 0; i < _pools.Length; i++)
             {
                 ObjectPool<Chunk> old = _pools[i];
@@ -176,6 +188,10 @@ internal sealed class ChunkPool : IDisposable
         lock (_poolsLock)
         {
             _pools[chunk.SizeClass].Return(chunk);
+            if (!chunk.IsFreed)
+            {
+                Volatile.Write(ref _retainedChunks, _retainedChunks + 1); // kept, not given back to the OS
+            }
         }
     }
 

@@ -45,6 +45,13 @@ internal sealed class MemoryBudget
     internal bool NeedsEviction => SettledBytes > EvictAbove;
 
     /// <summary>
+    /// True when the held bytes plus the <paramref name="incoming"/> bytes of a write about to happen would pass the
+    /// budget: the writer then frees what readers no longer hold, and evicts inline if that is not enough. One load
+    /// of the arena's count on every write of a budgeted map.
+    /// </summary>
+    internal bool IsOver(long incoming) => _arena.OutstandingBytes + incoming > Limit;
+
+    /// <summary>
     /// True when the compactor has fallen behind: settled bytes plus the <paramref name="incoming"/> bytes of the
     /// write about to happen would pass the budget itself, so the writer evicts inline from its own shard before it
     /// writes (it never waits for the compactor).

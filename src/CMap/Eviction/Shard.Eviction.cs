@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading;
 using CMap.Buffer;
 
@@ -49,13 +50,26 @@ internal sealed unsafe partial class Shard
     }
 
     /// <summary>
-    /// The writer's fallback when the compactor has fallen behind: drops this shard's oldest entries, marked or not
-    /// (no copies, so it allocates nothing), until the map is back within its budget or the shard has nothing sealed
-    /// left, then tries a non-blocking drain. Never waits.
+    /// A writer's step when its write would take the map past its budget: first a non-blocking drain, which frees
+    /// retired memory readers have left (pending bytes count against the budget); then, if the settled bytes are still
+    /// over (the compactor has fallen behind), it drops this shard's oldest entries, marked or not (no copies, so it
+    /// allocates nothing), until the map is back within its budget or the shard has nothing sealed left, and drains
+    /// again. Never waits.
     /// </summary>
-    private void EvictInlineUnsynchronized(long incoming)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MakeRoomInlineUnsynchronized(long incoming)
     {
-        _pool.Trim();
+        _retired.TryDrain();
+        if (!_budget!.MustEvictInline(incoming))
+        {
+            return;
+        }
+
+        if (_pool.HasRetained)
+        {
+            _pool.Trim(); // pooled chunks count against the budget and cost nothing to give back
+        }
+
         for (int guard = 0; guard < 64 && _budget!.MustEvictInline(incoming); guard++)
         {
             if (!PickVictimUnsynchronized(out Chunk? victim, out ChunkHeader* block))

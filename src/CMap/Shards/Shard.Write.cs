@@ -19,10 +19,11 @@ internal sealed unsafe partial class Shard
         using Lock.Scope scope = _lock.EnterScope();
         ThrowIfDisposedUnsynchronized();
         long incoming = (long)key.Length + operation.Value.Length;
-        if (_budget is { } budget && budget.MustEvictInline(incoming))
+        if (_budget is { } budget && budget.IsOver(incoming))
         {
-            // The compactor has fallen behind: make room from this shard before writing. Never waits.
-            EvictInlineUnsynchronized(incoming);
+            // Over the budget: free what readers have left, and if the compactor has fallen behind, make room from
+            // this shard before writing. Never waits.
+            MakeRoomInlineUnsynchronized(incoming);
         }
 
         var t = (IndexTable*)_table;
