@@ -4,13 +4,14 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using CMap;
+using Microsoft.Extensions.Time.Testing;
 using Xunit;
 
 namespace CMap.Tests;
 
 /// <summary>
-/// The README's quick start is this file's <c>quickstart</c> region, word for word: the test runs it and checks
-/// that README.md still shows exactly this code.
+/// The README's examples are this file's <c>quickstart</c> and <c>cache</c> regions, word for word: the tests run
+/// them and check that README.md still shows exactly this code.
 /// </summary>
 public sealed class ReadmeExampleTests
 {
@@ -24,11 +25,22 @@ public sealed class ReadmeExampleTests
     }
 
     [Fact]
-    public void ReadmeShowsTheTestedQuickStart()
+    public void CacheExampleRunsAndPrintsWhatTheReadmeSays()
+    {
+        var lines = new List<string>();
+        Console.t_lines = lines;
+        CacheExample();
+        Assert.Equal(["True", "False", "64", "True"], lines);
+    }
+
+    [Theory]
+    [InlineData("quickstart")]
+    [InlineData("cache")]
+    public void ReadmeShowsTheTestedExample(string name)
     {
         string source = File.ReadAllText(Path.Combine(RepoRoot(), "tests", "CMap.Tests", "ReadmeExampleTests.cs"))
             .Replace("\r\n", "\n", StringComparison.Ordinal);
-        string region = Dedent(Between(source, "// <quickstart>\n", "// </quickstart>\n"));
+        string region = Dedent(Between(source, $"// <{name}>\n", $"// </{name}>\n"));
         string readme = File.ReadAllText(Path.Combine(RepoRoot(), "README.md")).Replace("\r\n", "\n", StringComparison.Ordinal);
         Assert.Contains(region, readme, StringComparison.Ordinal);
     }
@@ -58,6 +70,30 @@ public sealed class ReadmeExampleTests
         // </quickstart>
     }
 
+    private static void CacheExample()
+    {
+        // <cache>
+        var clock = new FakeTimeProvider(); // TimeProvider.System when not set
+        using var cache = new ByteMap(new CMapConfig
+        {
+            MaxBytes = 64L << 20,   // every native byte the map holds; the coldest entries are evicted past it
+            TimeProvider = clock,
+        });
+
+        cache.Insert("session:1"u8, "Ada"u8, CMapEntryOptions.ExpireAfter(TimeSpan.FromMinutes(20)));
+        cache.Insert("page:/"u8, "<html/>"u8, new CMapEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(5) });
+
+        clock.Advance(TimeSpan.FromMinutes(4));
+        Console.WriteLine(cache.Refresh("page:/"u8));   // True: extends the sliding window
+        clock.Advance(TimeSpan.FromMinutes(17));
+        Console.WriteLine(cache.ContainsKey("session:1"u8)); // False: 21 minutes after the write
+
+        CMapStatistics stats = cache.GetStatistics();
+        Console.WriteLine(stats.MaxBytes >> 20);
+        Console.WriteLine(stats.Hits > 0 && stats.Misses > 0);
+        // </cache>
+    }
+
     internal static string RepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
@@ -75,7 +111,7 @@ public sealed class ReadmeExampleTests
     {
         int s = text.IndexOf(start, StringComparison.Ordinal);
         int e = text.IndexOf(end, StringComparison.Ordinal);
-        Assert.True(s >= 0 && e > s, "quickstart markers missing");
+        Assert.True(s >= 0 && e > s, "example markers missing");
         int from = text.IndexOf('\n', s) + 1;
         int to = text.LastIndexOf('\n', e);
         return text[from..to];
