@@ -92,11 +92,32 @@ public sealed partial class ByteMap
         return chunks;
     }
 
+    /// <summary>The statistics, or false once the map is disposed (the metrics' observer must not throw).</summary>
+    internal bool TryGetStatistics(out CMapStatistics statistics)
+    {
+        if (IsDisposed)
+        {
+            statistics = default;
+            return false;
+        }
+
+        statistics = GetStatisticsCore();
+        GC.KeepAlive(this); // [E8]
+        return true;
+    }
+
+    internal bool IsDisposed => _memory.Epoch.IsClosed;
+
     /// <summary>Reads the map's counters without stopping it.</summary>
     /// <exception cref="ObjectDisposedException">The map was disposed.</exception>
     public CMapStatistics GetStatistics()
     {
         ThrowIfDisposed();
+        return GetStatisticsCore();
+    }
+
+    private CMapStatistics GetStatisticsCore()
+    {
         long count = 0, live = 0, dead = 0, slack = 0, chunks = 0, oversize = 0, index = 0, rebuilds = 0, compacted = 0, moved = 0, reclaimed = 0;
         long evictions = 0, expirations = 0, removals = 0;
         foreach (Shard s in _shards)

@@ -140,8 +140,13 @@ public sealed unsafe partial class ByteMap : IDisposable
             }
         });
 
+        Name = config.Name;
+        CMapMetrics.Register(this, config.MeterFactory);
         GC.ReRegisterForFinalize(this);
     }
+
+    /// <summary>The map's name (<see cref="CMapConfig.Name"/>): the <c>dotnet.cache.name</c> tag of its instruments.</summary>
+    public string Name { get; }
 
     /// <summary>Number of shards.</summary>
     public int ShardCount => _shards.Length;

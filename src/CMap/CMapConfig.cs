@@ -100,7 +100,9 @@ public sealed partial class CMapConfig
     /// large values, index tables and memory waiting out its grace period). Null (the default): unbounded. When set,
     /// the map evicts its coldest entries to stay within it (see docs/design.md, "Eviction"): writes never fail for
     /// lack of room, and with no reader parked in a read callback the native bytes stay at or under 1.05 × the
-    /// budget. At least <see cref="GetMinimumMaxBytes"/>; a single entry may take at most a quarter of it.
+    /// budget, as long as the writes in flight at any one moment add up to less than 5% of it (each writer makes room
+    /// for its own write before it appends). At least <see cref="GetMinimumMaxBytes"/>; a single entry may take at
+    /// most a quarter of it.
     /// </summary>
     public long? MaxBytes { get; init; }
 
@@ -117,6 +119,22 @@ public sealed partial class CMapConfig
     /// per interval.
     /// </summary>
     public TimeSpan ExpirationScanInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The map's name: the <c>dotnet.cache.name</c> tag of its instruments on the "CMap" meter. Default "Default", as
+    /// MemoryCache's. At most 256 characters.
+    /// </summary>
+    public string Name { get; init; } = "Default";
+
+    /// <summary>
+    /// Where the map's "CMap" meter comes from (with DI, the container's <see cref="System.Diagnostics.Metrics.IMeterFactory"/>).
+    /// Null (the default): one meter shared by the process. The instruments are observable: a map nobody listens to
+    /// pays nothing for them, and they never keep the map alive.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
+
+    /// <summary>The longest <see cref="Name"/>.</summary>
+    public const int MaxNameLength = 256;
 
     /// <summary>The shortest <see cref="ExpirationScanInterval"/>.</summary>
     public static readonly TimeSpan MinExpirationScanInterval = TimeSpan.FromMilliseconds(10);
@@ -232,6 +250,11 @@ public sealed partial class CMapConfig
         if (ExpirationScanInterval < MinExpirationScanInterval || ExpirationScanInterval > MaxExpirationScanInterval)
         {
             ThrowHelper.ThrowConfig(nameof(ExpirationScanInterval), $"must be between {MinExpirationScanInterval} and {MaxExpirationScanInterval}", ExpirationScanInterval);
+        }
+
+        if (string.IsNullOrEmpty(Name) || Name.Length > MaxNameLength)
+        {
+            ThrowHelper.ThrowConfig(nameof(Name), $"must be 1 to {MaxNameLength} characters", Name);
         }
 
         if (MaxBytes is long budget)

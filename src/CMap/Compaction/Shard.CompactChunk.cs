@@ -200,6 +200,7 @@ internal sealed unsafe partial class Shard
     {
         byte* copy;
         int sizeClass;
+        long* epochSlot;
         using (_lock.EnterScope())
         {
             if (_disposed || _generation != generation)
@@ -217,11 +218,17 @@ internal sealed unsafe partial class Shard
                 throw;
             }
 
-            // The header first, so the reserved bytes already parse as an entry of the right size.
-            *(ulong*)copy = *(ulong*)entry;
+            // The header and expiry field first (at most 24 bytes), so the reserved bytes already parse as an entry
+            // of the right size for any walk of this chunk before the copy is published.
+            var source = new EntryReader(entry);
+            long prefix = size - source.KeyLength - source.ValueLength;
+            System.Buffer.MemoryCopy(entry, copy, prefix, prefix);
+
+            // [C6] Entered before the lock is released: a Clear between the two could otherwise retire, and a drain
+            // free, both blocks before this region is announced.
+            epochSlot = _epoch.Enter();
         }
 
-        long* epochSlot = _epoch.Enter();
         System.Buffer.MemoryCopy(entry, copy, size, size);
         EpochDomain.Exit(epochSlot);
 

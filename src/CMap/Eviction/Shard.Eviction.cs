@@ -32,7 +32,7 @@ internal sealed unsafe partial class Shard
         long generation;
         using (_lock.EnterScope())
         {
-            if (_disposed || !PickVictimUnsynchronized(out victim, out ChunkHeader* block))
+            if (_disposed || !PickVictimUnsynchronized(out victim, out ChunkHeader* block, sealTails: true))
             {
                 return false;
             }
@@ -40,8 +40,7 @@ internal sealed unsafe partial class Shard
             generation = _generation;
             if (block != null)
             {
-                EvictBlockUnsynchronized(block, secondChance: true);
-                return true;
+                return EvictBlockUnsynchronized(block, secondChance: true);
             }
         }
 
@@ -59,8 +58,13 @@ internal sealed unsafe partial class Shard
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void MakeRoomInlineUnsynchronized(long incoming)
     {
-        _retired.TryDrain();
-        if (!_budget!.MustEvictInline(incoming))
+        MemoryBudget budget = _budget!;
+        if (_retired.PendingBytes > 0)
+        {
+            _retired.TryDrain();
+        }
+
+        if (!budget.MustEvictInline(incoming))
         {
             return;
         }
@@ -70,32 +74,36 @@ internal sealed unsafe partial class Shard
             _pool.Trim(); // pooled chunks count against the budget and cost nothing to give back
         }
 
-        for (int guard = 0; guard < 64 && _budget!.MustEvictInline(incoming); guard++)
+        // At most this write's size and one chunk from this shard, and only sealed chunks and blocks (its tails hold
+        // what was just written): the overshoot is the map's, this shard only makes room for its own write.
+        long target = budget.SettledBytes - (incoming + _settings.ChunkSizes[0]);
+        for (int guard = 0; guard < 64 && budget.MustEvictInline(incoming) && budget.SettledBytes > target; guard++)
         {
-            if (!PickVictimUnsynchronized(out Chunk? victim, out ChunkHeader* block))
+            if (!PickVictimUnsynchronized(out Chunk? victim, out ChunkHeader* block, sealTails: false) ||
+                (block != null && !EvictBlockUnsynchronized(block, secondChance: false)))
             {
                 break;
             }
 
-            if (block != null)
+            if (victim is not null)
             {
-                EvictBlockUnsynchronized(block, secondChance: false);
-            }
-            else
-            {
-                DropChunkUnsynchronized(victim!);
+                DropChunkUnsynchronized(victim);
             }
         }
 
-        _retired.TryDrain();
+        if (_retired.PendingBytes > 0)
+        {
+            _retired.TryDrain();
+        }
     }
 
     /// <summary>
     /// Picks the oldest sealed chunk or block of the region to evict from: probation while it holds more than a tenth
     /// of the shard's bytes, else main, else whichever has something. Chunks being walked by the compactor are
-    /// skipped. When only tails hold entries (a small shard), seals them, so they can be evicted.
+    /// skipped. When only tails hold entries (a small shard) and <paramref name="sealTails"/> is set, seals them, so
+    /// they can be evicted.
     /// </summary>
-    private bool PickVictimUnsynchronized(out Chunk? chunk, out ChunkHeader* block)
+    private bool PickVictimUnsynchronized(out Chunk? chunk, out ChunkHeader* block, bool sealTails)
     {
         long total = _chunkBytes + _oversizeBytes;
         byte first = (total - _mainBytes) * ProbationShareDivisor > total ? Chunk.ProbationRegion : Chunk.MainRegion;
@@ -126,6 +134,11 @@ internal sealed unsafe partial class Shard
             }
 
             // Nothing sealed: seal a tail that holds live entries and look again.
+            if (!sealTails)
+            {
+                break;
+            }
+
             if (_tail is { } t && t.Header->LiveBytes > 0 && (t.Header->Flags & Chunk.PinnedFlag) == 0)
             {
                 SealTailUnsynchronized(Chunk.ProbationRegion);
@@ -163,9 +176,10 @@ internal sealed unsafe partial class Shard
 
     /// <summary>
     /// Evicts or keeps the one entry of a large-value block. Kept (marked, and <paramref name="secondChance"/>): the
-    /// block moves to the head of the main region's list with the mark cleared; no bytes are copied.
+    /// block moves to the head of the main region's list with the mark cleared; no bytes are copied. False when the
+    /// block holds no published entry yet: a large move's copy, reserved but not yet filled [C6].
     /// </summary>
-    private void EvictBlockUnsynchronized(ChunkHeader* h, bool secondChance)
+    private bool EvictBlockUnsynchronized(ChunkHeader* h, bool secondChance)
     {
         byte* e = (byte*)h + Chunk.HeaderSize;
         var entry = new EntryReader(e);
@@ -174,20 +188,19 @@ internal sealed unsafe partial class Shard
         long slot = Probe.Find(t, hash, new AddressMatch(e), out ulong word);
         if (slot < 0)
         {
-            // Not reachable: every block in the lists holds a live entry (a dead one is unlinked and retired).
-            ThrowHelper.ThrowInvalidOperation("CMap internal error: a large-value block in the eviction lists has no index word.");
+            return false;
         }
 
         if (entry.HasExpiry && _clock.Now() >= EffectiveDeadlineUnsynchronized(t, slot, entry))
         {
             DropUnsynchronized(t, slot, word, hash, evicted: false, h->Region);
-            return;
+            return true;
         }
 
         if (!secondChance || !IndexWord.IsMarked(word))
         {
             DropUnsynchronized(t, slot, word, hash, evicted: true, h->Region);
-            return;
+            return true;
         }
 
         // [I9] Readers only ever set the mark on an unmarked word, so nothing can change this marked word under the
@@ -203,6 +216,7 @@ internal sealed unsafe partial class Shard
         h->SealedAt = _seals;
         _mainBlocks.PushHead(h);
         Volatile.Write(ref _secondChances, _secondChances + 1);
+        return true;
     }
 
     /// <summary>Inline eviction of a whole sealed chunk under the lock: every live entry is dropped, then the chunk retires.</summary>
@@ -210,11 +224,29 @@ internal sealed unsafe partial class Shard
     {
         ChunkHeader* h = chunk.Header;
         byte region = h->Region;
-        long now = 0;
         int used = h->Used;
 
-        // [C4] Pinned while it is walked, so the drop of its last entry does not retire (and a drain free) it under us.
+        // [C4] Pinned while it is walked, so the drop of its last entry does not retire (and a drain free) it under us;
+        // unpinned whatever happens (the ghost set's growth can throw out-of-memory).
         h->Flags |= Chunk.PinnedFlag;
+        try
+        {
+            DropEntriesUnsynchronized(chunk, used, region);
+        }
+        finally
+        {
+            h->Flags &= unchecked((byte)~Chunk.PinnedFlag);
+            if (h->LiveBytes == 0)
+            {
+                RetireChunkUnsynchronized(chunk);
+            }
+        }
+    }
+
+    private void DropEntriesUnsynchronized(Chunk chunk, int used, byte region)
+    {
+        ChunkHeader* h = chunk.Header;
+        long now = 0;
         for (int offset = Chunk.HeaderSize; offset < used && h->LiveBytes > 0;)
         {
             byte* e = chunk.Base + offset;
@@ -234,12 +266,6 @@ internal sealed unsafe partial class Shard
 
                 DropUnsynchronized(t, slot, word, hash, evicted: !expired, region);
             }
-        }
-
-        h->Flags &= unchecked((byte)~Chunk.PinnedFlag);
-        if (h->LiveBytes == 0)
-        {
-            RetireChunkUnsynchronized(chunk);
         }
     }
 

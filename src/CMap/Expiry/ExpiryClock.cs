@@ -51,6 +51,12 @@ internal sealed class ExpiryClock
     /// </summary>
     internal EntryExpiry Resolve(in CMapEntryOptions options, long now)
     {
+        if (now < 0)
+        {
+            // The entry stores a deadline in 63 bits: a clock that counts from below zero cannot be represented.
+            ThrowHelper.ThrowInvalidOperation($"The TimeProvider's GetTimestamp() returned {now}; CMap's expiry needs non-negative timestamps (Stopwatch's and FakeTimeProvider's are).");
+        }
+
         long deadline = EntryLayout.NoDeadline;
         if (options.AbsoluteExpirationRelativeToNow is TimeSpan relative)
         {

@@ -99,7 +99,8 @@ internal sealed unsafe partial class Shard
     /// <summary>
     /// Stops appending to the tail of <paramref name="region"/>. Its unused end is counted as slack, apart from dead
     /// entries: moving a chunk only frees memory when it holds dead entries (or was sealed far from full), so slack
-    /// alone never makes a chunk worth compacting. The chunk is retired at once if nothing in it lives.
+    /// alone never makes a chunk worth compacting. The chunk is retired at once if nothing in it lives (unless a
+    /// sweep has it pinned).
     /// </summary>
     private void SealTailUnsynchronized(byte region)
     {
@@ -121,7 +122,9 @@ internal sealed unsafe partial class Shard
         ChunkHeader* oh = old.Header;
         oh->SealedAt = ++_seals;
         Volatile.Write(ref _slackBytes, _slackBytes + SlackOf(old));
-        if (oh->LiveBytes == 0)
+
+        // [C4] A pinned tail is being swept: the sweep retires it if it emptied.
+        if (oh->LiveBytes == 0 && (oh->Flags & Chunk.PinnedFlag) == 0)
         {
             RetireChunkUnsynchronized(old);
         }

@@ -10,7 +10,8 @@ internal sealed unsafe partial class Shard
     /// <summary>
     /// Runs <paramref name="operation"/> on <paramref name="key"/> under the shard lock. Lengths were checked by the
     /// caller. A put stores <paramref name="expiry"/> with the new entry; <paramref name="now"/> is the timestamp the
-    /// caller resolved it at, or 0 (read here when needed). An expired entry counts as absent, and is removed. Throws
+    /// caller resolved it at (the entry's first access), or 0 when it has none. An expired entry counts as absent, and
+    /// is removed. Throws
     /// out-of-memory with nothing changed [I7], and <see cref="ObjectDisposedException"/> once the shard is disposed.
     /// </summary>
     internal WriteOutcome Write<TOperation>(ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now)
@@ -36,8 +37,9 @@ internal sealed unsafe partial class Shard
             var entry = new EntryReader(IndexWord.Address(word));
             if (entry.HasExpiry)
             {
-                now = now != 0 ? now : _clock.Now();
-                expired = now >= EffectiveDeadlineUnsynchronized(t, slot, entry);
+                // The clock read here, under the lock: the caller's timestamp may predate a wait for the lock, and an
+                // entry that expired meanwhile must count as absent (never returned late).
+                expired = _clock.Now() >= EffectiveDeadlineUnsynchronized(t, slot, entry);
             }
 
             found = !expired;
