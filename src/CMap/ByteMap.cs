@@ -248,10 +248,11 @@ public sealed unsafe partial class ByteMap : IDisposable
             return copy.Result!;
         }
 
-        var op = new GetOrAdd(value);
+        var op = new GetOrAddInPlace(value);
         inserted = shard.Write(key, hash, ref op, expiry, now) == WriteOutcome.Added;
+        byte[] result = op.Previous.HasValue ? CopyAndRelease(ref op.Previous) : value.ToArray();
         GC.KeepAlive(this); // [E8]
-        return op.Existing ?? value.ToArray();
+        return result;
     }
 
     /// <summary>Removes <paramref name="key"/>.</summary>

@@ -46,25 +46,46 @@ internal sealed unsafe partial class Shard
             current = found ? entry.Value : default;
         }
 
-        switch (operation.Decide(found, current))
+        WriteAction action = operation.Decide(found, current);
+        long* region = null;
+        if (TOperation.ReturnsPrevious && found && action != WriteAction.None)
         {
-            case WriteAction.Put:
-                PutUnsynchronized(t, key, operation.Value, hash, slot, word, insertAt, expiry, now);
-                CountExpiredUnsynchronized(expired);
-                return found ? WriteOutcome.Replaced : WriteOutcome.Added;
-            case WriteAction.Remove when found:
-                RemoveUnsynchronized(t, slot, word, shrink: true);
-                Volatile.Write(ref _removals, _removals + 1);
-                return WriteOutcome.Removed;
-            default:
-                if (expired)
-                {
-                    // Found expired and left alone by the operation: it is gone for every reader already; free it.
-                    RemoveUnsynchronized(t, slot, word, shrink: true);
-                    CountExpiredUnsynchronized(true);
-                }
+            // [I11] Entered before anything changes: whatever this write retires (the old entry's block or chunk) is
+            // retired after this announce, so it stays readable until the caller, lock released, has copied the old
+            // value out and leaves the region.
+            region = _epoch.Enter();
+            operation.SetPrevious(current, region);
+        }
 
-                return WriteOutcome.Unchanged;
+        try
+        {
+            switch (action)
+            {
+                case WriteAction.Put:
+                    PutUnsynchronized(t, key, operation.Value, hash, slot, word, insertAt, expiry, now);
+                    CountExpiredUnsynchronized(expired);
+                    return found ? WriteOutcome.Replaced : WriteOutcome.Added;
+                case WriteAction.Remove when found:
+                    RemoveUnsynchronized(t, slot, word, shrink: true);
+                    Volatile.Write(ref _removals, _removals + 1);
+                    return WriteOutcome.Removed;
+                default:
+                    if (expired)
+                    {
+                        // Found expired and left alone by the operation: it is gone for every reader already; free it.
+                        RemoveUnsynchronized(t, slot, word, shrink: true);
+                        CountExpiredUnsynchronized(true);
+                    }
+
+                    return WriteOutcome.Unchanged;
+            }
+        }
+        catch when (region != null)
+        {
+            // A put that failed (out of memory) changed nothing [I7]; nothing is handed back either.
+            EpochDomain.Exit(region);
+            operation.SetPrevious(default, null);
+            throw;
         }
     }
 
