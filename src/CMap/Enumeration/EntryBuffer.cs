@@ -44,6 +44,22 @@ internal struct EntryBuffer
     /// <summary>The array behind the buffer (spans into it escape nothing of the caller's).</summary>
     internal readonly byte[]? Array => _bytes;
 
+    /// <summary>Reserves <paramref name="bytes"/> bytes at the end and returns them (snapshot records are encoded in place).</summary>
+    internal Span<byte> Reserve(int bytes)
+    {
+        if (_bytes is null || _bytes.Length - _length < bytes)
+        {
+            Grow(bytes);
+        }
+
+        Span<byte> span = _bytes.AsSpan(_length, bytes);
+        _length += bytes;
+        return span;
+    }
+
+    /// <summary>The written bytes, writable (to fill in checksums after the copy).</summary>
+    internal readonly Span<byte> WrittenMutable => _bytes.AsSpan(0, _length);
+
     /// <summary>Reads the record at <paramref name="offset"/>: where its key starts and the two lengths.</summary>
     internal readonly (int KeyStart, int KeyLength, int ValueLength) ReadRecord(int offset)
     {

@@ -36,7 +36,11 @@ internal sealed class ExpiryClock
     }
 
     /// <summary>A timestamp-tick count as a span (for statistics and messages).</summary>
-    internal TimeSpan SpanFor(long ticks) => TimeSpan.FromTicks((long)((Int128)ticks * TimeSpan.TicksPerSecond / Frequency));
+    internal TimeSpan SpanFor(long ticks)
+    {
+        Int128 spanTicks = (Int128)ticks * TimeSpan.TicksPerSecond / Frequency;
+        return spanTicks >= TimeSpan.MaxValue.Ticks ? TimeSpan.MaxValue : TimeSpan.FromTicks((long)spanTicks);
+    }
 
     /// <summary>
     /// How far a sliding entry's recorded access may lag before a read records a new one: min(window / 8, 1 s), and at
