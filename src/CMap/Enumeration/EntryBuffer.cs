@@ -44,6 +44,16 @@ internal struct EntryBuffer
     /// <summary>The array behind the buffer (spans into it escape nothing of the caller's).</summary>
     internal readonly byte[]? Array => _bytes;
 
+    /// <summary>Makes room for <paramref name="bytes"/> bytes in all (a hint: capped at the largest array).</summary>
+    internal void EnsureCapacity(long bytes)
+    {
+        bytes = Math.Min(bytes, System.Array.MaxLength);
+        if ((_bytes?.Length ?? 0) < bytes)
+        {
+            Grow((int)(bytes - _length));
+        }
+    }
+
     /// <summary>Reserves <paramref name="bytes"/> bytes at the end and returns them (snapshot records are encoded in place).</summary>
     internal Span<byte> Reserve(int bytes)
     {

@@ -46,8 +46,12 @@ public sealed partial class ByteMap
             for (int i = 0; i < _shards.Length; i++)
             {
                 buffer.Reset();
+                Shard shard = _shards[i];
+
+                // Sized before the lock, so that the copy under it never grows the buffer (the writers' pause is a copy).
+                buffer.EnsureCapacity(shard.LiveBytes + (shard.Count * (SnapshotFormat.RecordFixedSize + SnapshotFormat.ChecksumSize + 24)) + 4096);
                 long started = Stopwatch.GetTimestamp();
-                int count = _shards[i].CopySnapshotRecordsAtOneInstant(ref buffer, now, nowUtc, out long shardPayload);
+                int count = shard.CopySnapshotRecordsAtOneInstant(ref buffer, now, nowUtc, out long shardPayload);
                 longestPause = Math.Max(longestPause, Stopwatch.GetTimestamp() - started);
                 Shard.SealSnapshotRecords(buffer.WrittenMutable);
 
@@ -56,11 +60,9 @@ public sealed partial class ByteMap
                 BinaryPrimitives.WriteInt32LittleEndian(section[4..], i);
                 BinaryPrimitives.WriteInt32LittleEndian(section[8..], count);
                 BinaryPrimitives.WriteInt32LittleEndian(section[12..], 0);
+                BinaryPrimitives.WriteInt64LittleEndian(section[16..], buffer.Length);
                 Emit(destination, hasher, section, ref streamBytes);
                 Emit(destination, hasher, buffer.Written, ref streamBytes);
-                Span<byte> sum = frame[..SnapshotFormat.ChecksumSize];
-                BinaryPrimitives.WriteUInt32LittleEndian(sum, SnapshotFormat.Checksum(buffer.Written));
-                Emit(destination, hasher, sum, ref streamBytes);
                 entries += count;
                 payload += shardPayload;
             }

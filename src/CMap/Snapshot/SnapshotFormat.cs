@@ -9,8 +9,8 @@ namespace CMap;
 /// <code>
 /// header   "CMAPSNAP" | u16 version | u16 flags (0) | u32 shards | i32 source MaxValueLength | i64 created (UTC ticks)
 ///          | u64 fingerprint = XXH3 of the header bytes before it
-/// section  per source shard: u32 "SHRD" | u32 shard index | u32 record count | u32 reserved (0)
-///          then the records, then u32 = low 32 bits of XXH3 of the section's records
+/// section  per source shard: u32 "SHRD" | u32 shard index | u32 record count | u32 reserved (0) | i64 record bytes
+///          then the records
 /// record   u8 flags (1: deadline, 2: sliding) | u32 key length | u32 value length
 ///          | [i64 deadline, UTC ticks] | [i64 window, TimeSpan ticks | i64 sliding deadline, UTC ticks]
 ///          | key | value | u32 = low 32 bits of XXH3 of the record's bytes before it
@@ -23,7 +23,7 @@ internal static class SnapshotFormat
 {
     internal const ushort Version = 1;
     internal const int HeaderSize = 8 + 2 + 2 + 4 + 4 + 8 + 8;
-    internal const int SectionHeaderSize = 16;
+    internal const int SectionHeaderSize = 24;
     internal const int FooterSize = 8 + 8 + 8 + 8;
     internal const int RecordFixedSize = 1 + 4 + 4;
     internal const int ChecksumSize = 4;

@@ -9,9 +9,9 @@ using CMap.Buffer;
 namespace CMap;
 
 /// <summary>
-/// Reads a snapshot into a new map, checking everything: magic, version, header fingerprint, every record's lengths
-/// against the map's limits and its checksum, every section's checksum, the footer's counts and the whole stream's
-/// checksum. It reads exactly the bytes it needs (never past the snapshot's end). Any failure is an
+/// Reads a snapshot into a new map, checking everything: magic, version, header fingerprint, every section's header
+/// and length, every record's lengths against the map's limits and its checksum, the footer's counts and the whole
+/// stream's checksum. It reads exactly the bytes it needs (never past the snapshot's end). Any failure is an
 /// <see cref="InvalidDataException"/> naming what was wrong and the offset; the caller disposes the map.
 /// </summary>
 internal sealed class SnapshotReader(Stream source, ByteMap map)
@@ -66,7 +66,7 @@ internal sealed class SnapshotReader(Stream source, ByteMap map)
         ExpiryClock clock = map.Clock;
         long now = clock.Now();
         long nowUtc = clock.Time.GetUtcNow().UtcTicks;
-        long records = 0, payload = 0;
+        long records_read = 0, payload = 0;
         for (int i = 0; i < shards; i++)
         {
             long sectionAt = _offset;
@@ -78,23 +78,23 @@ internal sealed class SnapshotReader(Stream source, ByteMap map)
             }
 
             int count = BinaryPrimitives.ReadInt32LittleEndian(s[8..]);
-            if (count < 0)
+            long bytes = BinaryPrimitives.ReadInt64LittleEndian(s[16..]);
+            if (count < 0 || bytes < 0 || bytes > Array.MaxLength || bytes < (long)count * (SnapshotFormat.RecordFixedSize + SnapshotFormat.ChecksumSize))
             {
-                Fail(sectionAt + 8, $"section {i} claims {count} records");
+                Fail(sectionAt + 8, $"section {i} claims {count} records in {bytes} bytes");
             }
 
-            var sectionHash = new XxHash3();
+            ReadOnlySpan<byte> records = ReadSection((int)bytes, i);
+            int offset = 0;
             for (int r = 0; r < count; r++)
             {
-                payload += ReadRecord(sectionHash, now, nowUtc, clock);
-                records++;
+                payload += AddRecord(records, ref offset, _offset - bytes, now, nowUtc, clock);
+                records_read++;
             }
 
-            long sumAt = _offset;
-            uint expected = (uint)sectionHash.GetCurrentHashAsUInt64();
-            if (BinaryPrimitives.ReadUInt32LittleEndian(Read(SnapshotFormat.ChecksumSize, "section checksum")) != expected)
+            if (offset != records.Length)
             {
-                Fail(sumAt, $"section {i}'s checksum does not match its records");
+                Fail(_offset - bytes + offset, $"section {i} has {records.Length - offset} bytes after its {count} records");
             }
         }
 
@@ -105,9 +105,9 @@ internal sealed class SnapshotReader(Stream source, ByteMap map)
             Fail(footerAt, "the footer's magic \"CMAPEND!\" is missing");
         }
 
-        if (BinaryPrimitives.ReadInt64LittleEndian(f[8..]) != records || BinaryPrimitives.ReadInt64LittleEndian(f[16..]) != payload)
+        if (BinaryPrimitives.ReadInt64LittleEndian(f[8..]) != records_read || BinaryPrimitives.ReadInt64LittleEndian(f[16..]) != payload)
         {
-            Fail(footerAt + 8, $"the footer's counts do not match the {records} records and {payload} payload bytes read");
+            Fail(footerAt + 8, $"the footer's counts do not match the {records_read} records and {payload} payload bytes read");
         }
 
         ulong whole = _hasher.GetCurrentHashAsUInt64();
@@ -125,14 +125,19 @@ internal sealed class SnapshotReader(Stream source, ByteMap map)
         }
     }
 
-    /// <summary>Reads, checks and adds one record; returns its key and value bytes.</summary>
-    private long ReadRecord(XxHash3 sectionHash, long now, long nowUtc, ExpiryClock clock)
+    /// <summary>Checks and adds the record at <paramref name="offset"/> of a section; returns its key and value bytes.</summary>
+    private long AddRecord(ReadOnlySpan<byte> section, ref int offset, long sectionStart, long now, long nowUtc, ExpiryClock clock)
     {
-        long at = _offset;
-        ReadOnlySpan<byte> head = Read(SnapshotFormat.RecordFixedSize, "record header", keepForRecord: true);
-        byte flags = head[0];
-        int keyLength = BinaryPrimitives.ReadInt32LittleEndian(head[1..]);
-        int valueLength = BinaryPrimitives.ReadInt32LittleEndian(head[5..]);
+        long at = sectionStart + offset;
+        ReadOnlySpan<byte> rest = section[offset..];
+        if (rest.Length < SnapshotFormat.RecordFixedSize)
+        {
+            Fail(at, "the section ends inside a record header");
+        }
+
+        byte flags = rest[0];
+        int keyLength = BinaryPrimitives.ReadInt32LittleEndian(rest[1..]);
+        int valueLength = BinaryPrimitives.ReadInt32LittleEndian(rest[5..]);
         if ((flags & ~SnapshotFormat.KnownFlags) != 0)
         {
             Fail(at, $"record flags 0x{flags:X2} are not known");
@@ -149,9 +154,13 @@ internal sealed class SnapshotReader(Stream source, ByteMap map)
         }
 
         int size = SnapshotFormat.RecordSize(flags, keyLength, valueLength);
-        ReadOnlySpan<byte> rest = Read(size - SnapshotFormat.RecordFixedSize, "record", keepForRecord: true, alreadyKept: SnapshotFormat.RecordFixedSize);
-        ReadOnlySpan<byte> record = _buffer.AsSpan(0, size);
-        sectionHash.Append(record);
+        if (size > rest.Length)
+        {
+            Fail(at, $"the record ({size} bytes) runs past its section's end");
+        }
+
+        ReadOnlySpan<byte> record = rest[..size];
+        offset += size;
         if (BinaryPrimitives.ReadUInt32LittleEndian(record[(size - SnapshotFormat.ChecksumSize)..]) != SnapshotFormat.Checksum(record[..(size - SnapshotFormat.ChecksumSize)]))
         {
             Fail(at, "the record's checksum does not match it");
@@ -172,12 +181,12 @@ internal sealed class SnapshotReader(Stream source, ByteMap map)
         {
             long windowTicks = BinaryPrimitives.ReadInt64LittleEndian(record[p..]);
             long slidingUtc = BinaryPrimitives.ReadInt64LittleEndian(record[(p + 8)..]);
-            p += 16;
             if (windowTicks <= 0)
             {
-                Fail(at + p - 16, $"sliding window {windowTicks} is not positive");
+                Fail(at + p, $"sliding window {windowTicks} is not positive");
             }
 
+            p += 16;
             expired |= slidingUtc <= nowUtc;
             window = Math.Max(1, clock.TicksFor(TimeSpan.FromTicks(windowTicks)));
 
@@ -191,7 +200,7 @@ internal sealed class SnapshotReader(Stream source, ByteMap map)
             ReadOnlySpan<byte> key = record.Slice(p, keyLength);
             ReadOnlySpan<byte> value = record.Slice(p + keyLength, valueLength);
             var expiry = deadline == EntryLayout.NoDeadline && window == 0 ? default : new EntryExpiry(Math.Max(1, deadline), window);
-            bool added;
+            bool added = false;
             try
             {
                 added = map.AddRestored(key, value, expiry, firstAccess);
@@ -199,7 +208,6 @@ internal sealed class SnapshotReader(Stream source, ByteMap map)
             catch (ArgumentException ex)
             {
                 Fail(at, "the entry breaks the restoring map's limits: " + ex.Message);
-                return 0;
             }
 
             if (!added)
@@ -208,27 +216,46 @@ internal sealed class SnapshotReader(Stream source, ByteMap map)
             }
         }
 
-        _ = rest;
         return (long)keyLength + valueLength;
     }
 
     /// <summary>
-    /// Reads exactly <paramref name="count"/> bytes, adding them to the whole-stream checksum. With
-    /// <paramref name="keepForRecord"/>, they are kept at <paramref name="alreadyKept"/> in the record buffer (after the
-    /// record's bytes read so far), so a record is checked as one span.
+    /// Reads a section's <paramref name="bytes"/> record bytes into the buffer, growing it only as data arrives (at
+    /// most 4 MiB ahead of what was read), so a corrupt length cannot make it allocate what the stream does not hold.
     /// </summary>
-    private ReadOnlySpan<byte> Read(int count, string what, bool keepForRecord = false, int alreadyKept = 0)
+    private ReadOnlySpan<byte> ReadSection(int bytes, int index)
     {
-        int start = keepForRecord ? alreadyKept : 0;
-        if (_buffer.Length < start + count)
+        int have = 0;
+        while (have < bytes)
         {
-            byte[] larger = ArrayPool<byte>.Shared.Rent(start + count);
-            _buffer.AsSpan(0, start).CopyTo(larger);
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = larger;
+            int step = Math.Min(bytes - have, Math.Max(4 << 20, have));
+            if (_buffer.Length < have + step)
+            {
+                byte[] larger = ArrayPool<byte>.Shared.Rent(have + step);
+                _buffer.AsSpan(0, have).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = larger;
+            }
+
+            int read = source.ReadAtLeast(_buffer.AsSpan(have, step), step, throwOnEndOfStream: false);
+            if (read < step)
+            {
+                Fail(_offset + have + read, $"the stream ends inside section {index} ({have + read} of {bytes} record bytes)");
+            }
+
+            have += step;
         }
 
-        Span<byte> span = _buffer.AsSpan(start, count);
+        ReadOnlySpan<byte> section = _buffer.AsSpan(0, bytes);
+        _hasher.Append(section);
+        _offset += bytes;
+        return section;
+    }
+
+    /// <summary>Reads exactly <paramref name="count"/> (at most a few dozen) bytes, adding them to the whole-stream checksum.</summary>
+    private ReadOnlySpan<byte> Read(int count, string what)
+    {
+        Span<byte> span = _buffer.AsSpan(0, count);
         int read = source.ReadAtLeast(span, count, throwOnEndOfStream: false);
         if (read < count)
         {
