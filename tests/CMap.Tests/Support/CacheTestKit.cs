@@ -50,16 +50,20 @@ public static class CacheTestKit
     /// The named configuration on <paramref name="time"/>. BackgroundCompaction is off, so the expiry timer's tick sweeps on
     /// the thread that advances the fake clock and no other thread ever touches the map.
     /// </summary>
-    public static CMapConfig Create(string name, TimeProvider time, ulong seed = 11, TimeSpan? scanInterval = null)
+    public static CMapConfig Create(string name, TimeProvider time, ulong seed = 11, TimeSpan? scanInterval = null) =>
+        Create(name, time, seed, scanInterval, schedulerFactory: null);
+
+    /// <summary>As <see cref="Create(string, TimeProvider, ulong, TimeSpan?)"/>, with a test scheduler running the passes.</summary>
+    internal static CMapConfig Create(string name, TimeProvider time, ulong seed, TimeSpan? scanInterval, Func<CMap.Compaction.CompactionScheduler>? schedulerFactory)
     {
         TimeSpan scan = scanInterval ?? TimeSpan.FromSeconds(1);
         return name switch
         {
-            OneShard => new CMapConfig { ShardCount = 1, Seed = seed, TimeProvider = time, ExpirationScanInterval = scan, BackgroundCompaction = false },
-            TinyChunks => new CMapConfig { ShardCount = 4, Seed = seed, TimeProvider = time, ExpirationScanInterval = scan, BackgroundCompaction = false, ChunkSizes = [1024, 2048, 4096], MaxRetainedChunkBytes = 8192 },
-            ManyShards => new CMapConfig { ShardCount = 64, Seed = seed, TimeProvider = time, ExpirationScanInterval = scan, BackgroundCompaction = false },
-            Budgeted => new CMapConfig { ShardCount = 4, Seed = seed, TimeProvider = time, ExpirationScanInterval = scan, BackgroundCompaction = false, MaxBytes = 64L << 20 },
-            BudgetedTinyChunks => new CMapConfig { ShardCount = 4, Seed = seed, TimeProvider = time, ExpirationScanInterval = scan, BackgroundCompaction = false, MaxBytes = 16L << 20, ChunkSizes = [1024, 2048, 4096] },
+            OneShard => new CMapConfig { ShardCount = 1, Seed = seed, TimeProvider = time, ExpirationScanInterval = scan, BackgroundCompaction = false, CompactionSchedulerFactory = schedulerFactory },
+            TinyChunks => new CMapConfig { ShardCount = 4, Seed = seed, TimeProvider = time, ExpirationScanInterval = scan, BackgroundCompaction = false, CompactionSchedulerFactory = schedulerFactory, ChunkSizes = [1024, 2048, 4096], MaxRetainedChunkBytes = 8192 },
+            ManyShards => new CMapConfig { ShardCount = 64, Seed = seed, TimeProvider = time, ExpirationScanInterval = scan, BackgroundCompaction = false, CompactionSchedulerFactory = schedulerFactory },
+            Budgeted => new CMapConfig { ShardCount = 4, Seed = seed, TimeProvider = time, ExpirationScanInterval = scan, BackgroundCompaction = false, CompactionSchedulerFactory = schedulerFactory, MaxBytes = 64L << 20 },
+            BudgetedTinyChunks => new CMapConfig { ShardCount = 4, Seed = seed, TimeProvider = time, ExpirationScanInterval = scan, BackgroundCompaction = false, CompactionSchedulerFactory = schedulerFactory, MaxBytes = 16L << 20, ChunkSizes = [1024, 2048, 4096] },
             _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
         };
     }
