@@ -90,6 +90,22 @@ public sealed class AbsoluteExpiryTests(ITestOutputHelper output)
         DisposeAndAssertNoNativeBytes(map, config);
     }
 
+    [Fact]
+    public void AnAbsoluteInstantInAnotherTimeZoneIsTheSameInstant()
+    {
+        FakeTimeProvider time = NewClock();
+        var map = new ByteMap(Create(OneShard, time));
+        DateTimeOffset t0 = time.GetUtcNow();
+        DateTimeOffset at = (t0 + TimeSpan.FromSeconds(30)).ToOffset(TimeSpan.FromHours(-7));
+        byte[] v = Value(10, 1);
+        map.Insert("a"u8, v, new CMapEntryOptions { AbsoluteExpiration = at });
+        time.SetUtcNow(t0 + TimeSpan.FromSeconds(30) - s_tick);
+        AssertPresent(map, "a"u8, v, "one tick before an instant given at UTC-7");
+        time.SetUtcNow(t0 + TimeSpan.FromSeconds(30));
+        AssertAbsent(map, "a"u8, "at an instant given at UTC-7");
+        DisposeAndAssertNoNativeBytes(map, "time zone");
+    }
+
     [Theory]
     [InlineData(2, 5)]
     [InlineData(5, 2)]

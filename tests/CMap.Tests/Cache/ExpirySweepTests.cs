@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using CMap;
 using CMap.Buffer;
@@ -248,6 +250,69 @@ public sealed class ExpirySweepTests(ITestOutputHelper output)
         Assert.Equal(0, map.GetStatistics().PendingRetiredBytes);
         map.Dispose();
         Assert.Equal(0, arena.OutstandingBytes);
+    }
+
+    /// <summary>
+    /// The expiry timer lives on the TimeProvider (a FakeTimeProvider holds its timers strongly), but must not keep the map
+    /// alive: an abandoned map with a running timer is still finalized and frees every native byte; ticks after that (the
+    /// clock keeps moving) touch nothing.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AnAbandonedMapWithARunningExpiryTimerIsStillFinalized(bool backgroundCompaction)
+    {
+        FakeTimeProvider time = NewClock();
+        List<NativeArena> arenas = [];
+        for (int i = 0; i < 3; i++)
+        {
+            arenas.Add(CreateExpiringAndAbandon(time, i, backgroundCompaction));
+        }
+
+        for (int attempt = 0; attempt < 20 && arenas.Exists(a => a.OutstandingBytes != 0); attempt++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            time.Advance(TimeSpan.FromSeconds(1)); // ticks of the abandoned maps' timers
+        }
+
+        foreach (NativeArena a in arenas)
+        {
+            Assert.True(a.OutstandingBytes == 0, $"an abandoned map with an armed expiry timer still holds {a.OutstandingBytes:N0} native bytes after 20 collections: the timer keeps it alive, or its finalizer freed nothing");
+        }
+
+        time.Advance(TimeSpan.FromMinutes(1));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static NativeArena CreateExpiringAndAbandon(FakeTimeProvider time, int seed, bool backgroundCompaction)
+    {
+        var map = new ByteMap(new CMapConfig { ShardCount = 4, Seed = (ulong)seed, TimeProvider = time, BackgroundCompaction = backgroundCompaction, ChunkSizes = [1024, 4096] });
+        for (int i = 0; i < 500; i++)
+        {
+            map.Insert(Key(i), Value(50, i), CMapEntryOptions.ExpireAfter(TimeSpan.FromSeconds(2 + (i % 5))));
+        }
+
+        time.Advance(TimeSpan.FromSeconds(1)); // the timer is armed and has ticked
+        Assert.True(map.ArenaForTests.OutstandingBytes > 0);
+        return map.ArenaForTests;
+    }
+
+    [Fact]
+    public void AdvancingTheClockAfterDisposeTouchesNothing()
+    {
+        FakeTimeProvider time = NewClock();
+        var map = new ByteMap(Create(TinyChunks, time));
+        for (int i = 0; i < 200; i++)
+        {
+            map.Insert(Key(i), Value(50, i), CMapEntryOptions.ExpireAfter(TimeSpan.FromSeconds(1)));
+        }
+
+        time.Advance(TimeSpan.FromMilliseconds(500));
+        DisposeAndAssertNoNativeBytes(map, "disposed with an armed timer");
+        time.Advance(TimeSpan.FromSeconds(10)); // the timer must be stopped: a tick would sweep freed shards
+        Assert.Throws<ObjectDisposedException>(() => map.Count);
     }
 
     private static void Churn(ByteMap map, int writes)
