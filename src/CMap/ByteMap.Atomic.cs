@@ -256,7 +256,7 @@ public sealed partial class ByteMap
         }
 
         var op = new GetOrAddInPlace(value);
-        bool inserted = shard.Write(key, hash, ref op, expiry, now) == WriteOutcome.Added;
+        bool inserted = WriteToShard(shard, key, hash, ref op, expiry, now) == WriteOutcome.Added;
         if (op.Previous.HasValue)
         {
             // A racing writer added the key first: its value, read in the region the write path entered [I11].

@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using System.Threading;
 using CMap.Buffer;
 using CMap.Compaction;
 using CMap.Hashing;
@@ -36,6 +37,7 @@ public sealed unsafe partial class ByteMap : IDisposable
     private readonly ExpiryTimer _expiryTimer;
     private readonly MemoryBudget? _budget;
     private readonly long _maxEntryBytes; // a quarter of the budget, or long.MaxValue
+    private int _inlineCursor; // where a writer's inline eviction looks first among the other shards (Interlocked)
 
     /// <summary>Creates a map with the default <see cref="CMapConfig"/>.</summary>
     /// <exception cref="OutOfMemoryException">The initial index tables could not be allocated.</exception>
@@ -249,7 +251,7 @@ public sealed unsafe partial class ByteMap : IDisposable
         }
 
         var op = new GetOrAddInPlace(value);
-        inserted = shard.Write(key, hash, ref op, expiry, now) == WriteOutcome.Added;
+        inserted = WriteToShard(shard, key, hash, ref op, expiry, now) == WriteOutcome.Added;
         byte[] result = op.Previous.HasValue ? CopyAndRelease(ref op.Previous) : value.ToArray();
         GC.KeepAlive(this); // [E8]
         return result;
@@ -274,9 +276,82 @@ public sealed unsafe partial class ByteMap : IDisposable
         where TOperation : struct, IWriteOperation, allows ref struct
     {
         ulong hash = _hasher.Hash(key);
-        WriteOutcome outcome = ShardFor(hash).Write(key, hash, ref operation, expiry, now);
+        WriteOutcome outcome = WriteToShard(ShardFor(hash), key, hash, ref operation, expiry, now);
         GC.KeepAlive(this); // [E8] no finalizer while a write holds a shard lock and points into native memory
         return outcome;
+    }
+
+    /// <summary>Every write reaches its shard through here: with a budget, it makes room for itself first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private WriteOutcome WriteToShard<TOperation>(Shard shard, ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now)
+        where TOperation : struct, IWriteOperation, allows ref struct
+    {
+        if (_budget is null)
+        {
+            return shard.Write(key, hash, ref operation, expiry, now);
+        }
+
+        return WriteWithinBudget(shard, key, hash, ref operation, expiry, now);
+    }
+
+    /// <summary>
+    /// A budgeted write: the shard says, under its lock, what its append would allocate; if that would pass the
+    /// budget, the write makes room with no lock held and asks again. After a few rounds it writes regardless: a write
+    /// never fails because the cache is full.
+    /// </summary>
+    private WriteOutcome WriteWithinBudget<TOperation>(Shard shard, ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now)
+        where TOperation : struct, IWriteOperation, allows ref struct
+    {
+        for (int round = 0; ; round++)
+        {
+            WriteOutcome outcome = shard.Write(key, hash, ref operation, expiry, now, mayDefer: round < 3, out long needed);
+            if (outcome != WriteOutcome.NeedsRoom)
+            {
+                return outcome;
+            }
+
+            MakeRoom(shard, needed);
+        }
+    }
+
+    /// <summary>
+    /// Makes room for a write of <paramref name="incoming"/> native bytes: first a non-blocking drain (retired bytes
+    /// readers have left count against the budget); then, if the settled bytes still leave no room (the compactor
+    /// has fallen behind), the writer evicts inline, by the compactor's own policy (oldest first, marked entries kept
+    /// with a second chance): its own shard first, then the others in turn. Only if that frees too little does it drop
+    /// entries regardless of marks, and at last tails. It takes one shard's lock at a time (never two, so there is no
+    /// lock order to break) and never waits for the compactor. Writes in flight at once may each pass the check: the
+    /// bound is the budget plus what they write.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MakeRoom(Shard own, long incoming)
+    {
+        MemoryBudget budget = _budget!;
+        if (_memory.Retired.PendingBytes > 0)
+        {
+            _memory.Retired.TryDrain();
+        }
+
+        int start = Interlocked.Increment(ref _inlineCursor);
+        for (int step = 0; step < 4 * _shards.Length && budget.MustEvictInline(incoming); step++)
+        {
+            Shard s = step == 0 ? own : _shards[(start + step) & _shardMask];
+            s.EvictOldest();
+        }
+
+        for (int pass = 0; pass < 2 && budget.MustEvictInline(incoming); pass++)
+        {
+            own.MakeRoom(incoming, sealTails: pass == 1);
+            for (int i = 0; i < _shards.Length && budget.MustEvictInline(incoming); i++)
+            {
+                _shards[(start + i) & _shardMask].MakeRoom(incoming, sealTails: pass == 1);
+            }
+        }
+
+        if (_memory.Retired.PendingBytes > 0)
+        {
+            _memory.Retired.TryDrain();
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

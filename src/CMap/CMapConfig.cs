@@ -145,11 +145,11 @@ public sealed partial class CMapConfig
     /// <summary>
     /// The smallest <see cref="MaxBytes"/> these settings allow: for each shard, four chunks of the smallest size class
     /// (a tail for new entries, one for entries that survived eviction, and one of each being emptied) plus its empty
-    /// index table. With an automatic <see cref="ShardCount"/> and a budget, the map picks no more shards than keep
-    /// this within a quarter of the budget (and at least one).
+    /// index table. With an automatic <see cref="ShardCount"/>, the figure for one shard: given a budget, the map
+    /// picks no more shards than keep their chunks within a quarter of it, and at least one.
     /// </summary>
     /// <returns>Bytes.</returns>
-    public long GetMinimumMaxBytes() => MinimumMaxBytesFor(ResolveShardCount(), ChunkSizes is { Count: > 0 } c ? c[0] : DefaultChunkSizes[0]);
+    public long GetMinimumMaxBytes() => MinimumMaxBytesFor(ShardCount != 0 ? ShardCount : 1, ChunkSizes is { Count: > 0 } c ? c[0] : DefaultChunkSizes[0]);
 
     internal long MinimumMaxBytesFor(int shards, int smallestChunk) =>
         shards * ((4L * smallestChunk) + IndexTable.BytesFor(IndexTable.CapacityFor((InitialCapacity + shards - 1) / shards)));
@@ -170,7 +170,7 @@ public sealed partial class CMapConfig
             // A budget caps the shards: each holds up to four chunks that are not full (two tails, two being emptied),
             // and those should stay within a quarter of the budget. Halve until they do.
             int smallest = ChunkSizes is { Count: > 0 } c ? c[0] : DefaultChunkSizes[0];
-            while (auto > 1 && 16L * auto * smallest > budget)
+            while (auto > 1 && (16L * auto * smallest > budget || MinimumMaxBytesFor(auto, smallest) > budget))
             {
                 auto >>= 1;
             }

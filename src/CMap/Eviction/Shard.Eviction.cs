@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Threading;
 using CMap.Buffer;
 
@@ -23,8 +22,9 @@ internal sealed unsafe partial class Shard
     internal long SecondChances => Volatile.Read(ref _secondChances);
 
     /// <summary>
-    /// Evicts from this shard's oldest chunk or block in the region S3-FIFO picks. The caller holds the map's
-    /// compaction gate. Returns false when the shard has nothing it can evict.
+    /// Evicts from this shard's oldest chunk or block in the region S3-FIFO picks. The compactor and writers that make
+    /// room inline may run it at once: a chunk is walked by one of them only (the first pins it, the others skip it).
+    /// Returns false when the shard has nothing it can evict.
     /// </summary>
     internal bool EvictOldest()
     {
@@ -49,24 +49,19 @@ internal sealed unsafe partial class Shard
     }
 
     /// <summary>
-    /// A writer's step when its write would take the map past its budget: first a non-blocking drain, which frees
-    /// retired memory readers have left (pending bytes count against the budget); then, if the settled bytes are still
-    /// over (the compactor has fallen behind), it drops this shard's oldest entries, marked or not (no copies, so it
-    /// allocates nothing), until the map is back within its budget or the shard has nothing sealed left, and drains
-    /// again. Never waits.
+    /// A writer's fallback when its write would take the map past its budget and the compactor has fallen behind:
+    /// under this shard's lock, drops its oldest entries, marked or not (no copies, so it allocates nothing), until the
+    /// settled bytes leave room for <paramref name="incoming"/> or nothing evictable is left; with
+    /// <paramref name="sealTails"/>, its tails too. Never waits for the compactor. Returns whether it evicted anything.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void MakeRoomInlineUnsynchronized(long incoming)
+    internal bool MakeRoom(long incoming, bool sealTails)
     {
         MemoryBudget budget = _budget!;
-        if (_retired.PendingBytes > 0)
+        bool evicted = false;
+        using Lock.Scope scope = _lock.EnterScope();
+        if (_disposed)
         {
-            _retired.TryDrain();
-        }
-
-        if (!budget.MustEvictInline(incoming))
-        {
-            return;
+            return false;
         }
 
         if (_pool.HasRetained)
@@ -74,12 +69,9 @@ internal sealed unsafe partial class Shard
             _pool.Trim(); // pooled chunks count against the budget and cost nothing to give back
         }
 
-        // At most this write's size and one chunk from this shard, and only sealed chunks and blocks (its tails hold
-        // what was just written): the overshoot is the map's, this shard only makes room for its own write.
-        long target = budget.SettledBytes - (incoming + _settings.ChunkSizes[0]);
-        for (int guard = 0; guard < 64 && budget.MustEvictInline(incoming) && budget.SettledBytes > target; guard++)
+        for (int guard = 0; guard < 256 && budget.MustEvictInline(incoming); guard++)
         {
-            if (!PickVictimUnsynchronized(out Chunk? victim, out ChunkHeader* block, sealTails: false) ||
+            if (!PickVictimUnsynchronized(out Chunk? victim, out ChunkHeader* block, sealTails) ||
                 (block != null && !EvictBlockUnsynchronized(block, secondChance: false)))
             {
                 break;
@@ -89,12 +81,11 @@ internal sealed unsafe partial class Shard
             {
                 DropChunkUnsynchronized(victim);
             }
+
+            evicted = true;
         }
 
-        if (_retired.PendingBytes > 0)
-        {
-            _retired.TryDrain();
-        }
+        return evicted;
     }
 
     /// <summary>

@@ -42,8 +42,8 @@ internal sealed unsafe partial class Shard
             dst[at] = w; // the fresh table is not yet published: plain stores
             if (fresh->Access != null)
             {
-                // [I10] A reader may still record an access in the old table's array; that access is lost, which
-                // can only make the entry expire early (by at most the granularity), never late.
+                // [I10] A reader may still record an access in the old table's array: the second copy below (or the
+                // reader itself) carries it over.
                 fresh->Access[at] = Volatile.Read(ref old->Access[i]);
             }
         }
@@ -51,9 +51,52 @@ internal sealed unsafe partial class Shard
         fresh->Live = old->Live;
         // [I2] Release store: the new table's slots (and side array) are visible before its pointer.
         Volatile.Write(ref _table, (nint)fresh);
+        if (fresh->Access != null)
+        {
+            // [I10] A reader's access CAS into the old array may have landed after the copy above. Full fence, then
+            // copy again: a reader whose CAS this second copy misses sees the new table (its CAS is a full fence too)
+            // and records the access there itself.
+            Interlocked.MemoryBarrier();
+            CopyAccessTimesAgainUnsynchronized(old, fresh);
+        }
+
         Volatile.Write(ref _rebuilds, _rebuilds + 1);
         RetireTableUnsynchronized(old);
         Volatile.Write(ref _indexBytes, TableBytes(fresh));
+    }
+
+    /// <summary>Second pass of a rebuild's side-array copy: the later of the two times for each sliding entry.</summary>
+    private void CopyAccessTimesAgainUnsynchronized(IndexTable* old, IndexTable* fresh)
+    {
+        ulong* src = IndexTable.Slots(old);
+        long n = old->Capacity;
+        for (long i = 0; i < n; i++)
+        {
+            ulong w = src[i];
+            if (!IndexWord.IsLive(w))
+            {
+                continue;
+            }
+
+            var entry = new EntryReader(IndexWord.Address(w));
+            if (!entry.HasExpiry || entry.Window == 0)
+            {
+                continue;
+            }
+
+            ulong h = _settings.Hasher.Hash(entry.Key);
+            long at = Probe.Find(fresh, h, new AddressMatch(IndexWord.Address(w)), out _);
+            long late = Volatile.Read(ref old->Access[i]);
+            if (at >= 0)
+            {
+                ref long access = ref fresh->Access[at];
+                long current = Volatile.Read(ref access);
+                if (late > current)
+                {
+                    Interlocked.CompareExchange(ref access, late, current);
+                }
+            }
+        }
     }
 
     /// <summary>Bytes of a table and its side array.</summary>

@@ -33,6 +33,22 @@ internal sealed unsafe partial class Shard
         return AppendSlowUnsynchronized(size, region, out sizeClass);
     }
 
+    /// <summary>
+    /// The native bytes an append of <paramref name="size"/> to the probation tail would allocate: none when the tail
+    /// has room, else a chunk of the current class, or the entry's own block. (A budget's writers make room for it.)
+    /// </summary>
+    private long AllocationForUnsynchronized(long size)
+    {
+        Chunk? tail = _tail;
+        if (tail is not null && size <= EntryLimitOf(tail) && tail.Header->Used + size <= tail.Capacity - Chunk.TailPadding)
+        {
+            return size;
+        }
+
+        int chunk = _pool.ClassSizes[Math.Min(_sizeClass, _settings.MaxSizeClass)];
+        return size > Chunk.PayloadCapacity(chunk) / 2 ? Chunk.HeaderSize + size + Chunk.TailPadding : chunk;
+    }
+
     /// <summary>[I8] Entries above half a chunk's payload get a block of their own.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static long EntryLimitOf(Chunk chunk) => Chunk.PayloadCapacity(chunk.Capacity) >> 1;

@@ -62,7 +62,7 @@ internal sealed unsafe partial class Shard
         var entry = new EntryReader(IndexWord.Address(word));
 
         // An entry without expiry reads no clock: this is one bit of the header the key comparison already loaded.
-        if (entry.HasExpiry && IsExpiredOnRead(t, slot, entry.Deadline, entry.Window, exitOnClockFailure))
+        if (entry.HasExpiry && IsExpiredOnRead(t, slot, entry.Deadline, entry.Window, exitOnClockFailure, key, hash, IndexWord.Address(word)))
         {
             return false;
         }
@@ -83,7 +83,7 @@ internal sealed unsafe partial class Shard
     /// read path without a try/finally, <paramref name="exitOnClockFailure"/> is the region to leave first.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool IsExpiredOnRead(IndexTable* t, long slot, long deadline, long window, long* exitOnClockFailure)
+    private bool IsExpiredOnRead(IndexTable* t, long slot, long deadline, long window, long* exitOnClockFailure, ReadOnlySpan<byte> key, ulong hash, byte* entry)
     {
         long now;
         try
@@ -116,9 +116,33 @@ internal sealed unsafe partial class Shard
             // writer's newer one (a new entry in this slot) or a later reader's. Losing the race loses nothing: the
             // winner recorded an access at least as recent.
             Interlocked.CompareExchange(ref access, now, last);
+
+            // [I10] A rebuild may have copied this slot's time before the CAS landed. The CAS is a full fence, and a
+            // rebuild fences between publishing its table and copying the times again: so either the rebuild's second
+            // copy sees this store, or this load sees the new table, and the access is recorded there too.
+            RecordAccessInNewerTables(t, key, hash, entry, now);
         }
 
         return false;
+    }
+
+    private void RecordAccessInNewerTables(IndexTable* seen, ReadOnlySpan<byte> key, ulong hash, byte* entry, long now)
+    {
+        for (var t = (IndexTable*)Volatile.Read(ref _table); t != seen; seen = t, t = (IndexTable*)Volatile.Read(ref _table))
+        {
+            long slot = Probe.Find(t, hash, new KeyMatch(key), out ulong word);
+            if (slot < 0 || IndexWord.Address(word) != entry || t->Access == null)
+            {
+                return; // replaced, removed or cleared meanwhile: nothing of this entry to extend
+            }
+
+            ref long access = ref t->Access[slot];
+            long last = Volatile.Read(ref access);
+            if (last < now)
+            {
+                Interlocked.CompareExchange(ref access, now, last);
+            }
+        }
     }
 
     /// <summary>

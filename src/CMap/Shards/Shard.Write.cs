@@ -15,18 +15,29 @@ internal sealed unsafe partial class Shard
     /// out-of-memory with nothing changed [I7], and <see cref="ObjectDisposedException"/> once the shard is disposed.
     /// </summary>
     internal WriteOutcome Write<TOperation>(ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now)
+        where TOperation : struct, IWriteOperation, allows ref struct =>
+        Write(key, hash, ref operation, expiry, now, mayDefer: false, out _);
+
+    /// <summary>
+    /// <see cref="Write{TOperation}(ReadOnlySpan{byte}, ulong, ref TOperation, in EntryExpiry, long)"/>; with
+    /// <paramref name="mayDefer"/> and a budget, a put whose append (the entry, and the chunk or block it would need)
+    /// would take the map past the budget does nothing and returns <see cref="WriteOutcome.NeedsRoom"/> with the bytes
+    /// it needs, so that the caller makes room with no lock held and retries.
+    /// </summary>
+    internal WriteOutcome Write<TOperation>(ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now, bool mayDefer, out long bytesNeeded)
         where TOperation : struct, IWriteOperation, allows ref struct
     {
         using Lock.Scope scope = _lock.EnterScope();
         ThrowIfDisposedUnsynchronized();
-        long incoming = (long)key.Length + operation.Value.Length;
-        if (_budget is { } budget && budget.IsOver(incoming))
+        bytesNeeded = 0;
+        if (mayDefer && TOperation.MayPut && _budget is { } budget)
         {
-            // Over the budget: free what readers have left, and if the compactor has fallen behind, make room from
-            // this shard before writing. Never waits.
-            MakeRoomInlineUnsynchronized(incoming);
+            bytesNeeded = AllocationForUnsynchronized(EntryLayout.SizeOf(key.Length, operation.Value.Length, expiry));
+            if (budget.IsOver(bytesNeeded))
+            {
+                return WriteOutcome.NeedsRoom;
+            }
         }
-
         var t = (IndexTable*)_table;
         long slot = Probe.Find(t, hash, new KeyMatch(key), out ulong word, out long insertAt);
         bool found = slot >= 0;

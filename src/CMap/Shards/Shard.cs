@@ -7,7 +7,7 @@ namespace CMap;
 /// <summary>
 /// One shard: an index table and a log of chunks. Readers go through the one read core (<see cref="Read{TConsumer}"/>)
 /// inside the map's epoch region and take no lock; every write goes through the one write path
-/// (<see cref="Write{TOperation}"/>) under <see cref="_lock"/> (the <c>*Unsynchronized</c> members expect the caller to
+/// (<c>Write</c>) under <see cref="_lock"/> (the <c>*Unsynchronized</c> members expect the caller to
 /// hold it). A shard is given its settings and memory and knows nothing of the map that owns it. Invariants I1–I8
 /// are in docs/concurrency.md.
 /// </summary>

@@ -25,6 +25,9 @@ internal enum WriteOutcome : byte
     Added,
     Replaced,
     Removed,
+
+    /// <summary>Nothing was done: with a budget, the write would pass it; the caller makes room (no lock held) and retries.</summary>
+    NeedsRoom,
 }
 
 /// <summary>
@@ -43,6 +46,9 @@ internal unsafe interface IWriteOperation
     /// </summary>
     static abstract bool ReturnsPrevious { get; }
 
+    /// <summary>False for operations that can only remove (the write path then never makes room for them under a budget).</summary>
+    static abstract bool MayPut { get; }
+
     /// <summary>The value a <see cref="WriteAction.Put"/> stores.</summary>
     ReadOnlySpan<byte> Value { get; }
 
@@ -59,6 +65,8 @@ internal unsafe interface IWriteOperation
 /// <summary>Insert: add or replace.</summary>
 internal readonly ref struct Upsert(ReadOnlySpan<byte> value) : IWriteOperation
 {
+    public static bool MayPut => true;
+
     public static bool ReturnsPrevious => false;
 
     public readonly unsafe void SetPrevious(ReadOnlySpan<byte> value, long* region)
@@ -73,6 +81,8 @@ internal readonly ref struct Upsert(ReadOnlySpan<byte> value) : IWriteOperation
 /// <summary>TryAdd: add only when absent.</summary>
 internal readonly ref struct AddOnly(ReadOnlySpan<byte> value) : IWriteOperation
 {
+    public static bool MayPut => true;
+
     public static bool ReturnsPrevious => false;
 
     public readonly unsafe void SetPrevious(ReadOnlySpan<byte> value, long* region)
@@ -87,6 +97,8 @@ internal readonly ref struct AddOnly(ReadOnlySpan<byte> value) : IWriteOperation
 /// <summary>Delete.</summary>
 internal readonly ref struct Remove : IWriteOperation
 {
+    public static bool MayPut => false;
+
     public static bool ReturnsPrevious => false;
 
     public readonly unsafe void SetPrevious(ReadOnlySpan<byte> value, long* region)
@@ -132,6 +144,8 @@ internal unsafe struct PreviousValue
 /// <summary>Swap: store, and hand back the previous value.</summary>
 internal ref struct SwapValue(ReadOnlySpan<byte> value) : IWriteOperation
 {
+    public static bool MayPut => true;
+
     public static bool ReturnsPrevious => true;
 
     public unsafe void SetPrevious(ReadOnlySpan<byte> value, long* region) => Previous.Set(value, region);
@@ -146,6 +160,8 @@ internal ref struct SwapValue(ReadOnlySpan<byte> value) : IWriteOperation
 /// <summary>GetAndDelete: remove, and hand back the removed value.</summary>
 internal ref struct TakeValue : IWriteOperation
 {
+    public static bool MayPut => false;
+
     public static bool ReturnsPrevious => true;
 
     public unsafe void SetPrevious(ReadOnlySpan<byte> value, long* region) => Previous.Set(value, region);
@@ -160,6 +176,8 @@ internal ref struct TakeValue : IWriteOperation
 /// <summary>CompareAndSwap: replace only when the current value equals the expected one (a byte comparison, CMap's own code).</summary>
 internal readonly ref struct ReplaceIfEqual(ReadOnlySpan<byte> expected, ReadOnlySpan<byte> value) : IWriteOperation
 {
+    public static bool MayPut => true;
+
     public static bool ReturnsPrevious => false;
 
     public readonly unsafe void SetPrevious(ReadOnlySpan<byte> value, long* region)
@@ -177,6 +195,8 @@ internal readonly ref struct ReplaceIfEqual(ReadOnlySpan<byte> expected, ReadOnl
 /// <summary>CompareAndDelete: remove only when the current value equals the expected one.</summary>
 internal readonly ref struct RemoveIfEqual(ReadOnlySpan<byte> expected) : IWriteOperation
 {
+    public static bool MayPut => false;
+
     public static bool ReturnsPrevious => false;
 
     public readonly unsafe void SetPrevious(ReadOnlySpan<byte> value, long* region)
@@ -197,6 +217,8 @@ internal readonly ref struct RemoveIfEqual(ReadOnlySpan<byte> expected) : IWrite
 /// </summary>
 internal ref struct GetOrAddInPlace(ReadOnlySpan<byte> value) : IWriteOperation
 {
+    public static bool MayPut => true;
+
     public static bool ReturnsPrevious => true;
 
     public unsafe void SetPrevious(ReadOnlySpan<byte> value, long* region) => Previous.Set(value, region);
