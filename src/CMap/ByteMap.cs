@@ -341,10 +341,10 @@ public sealed unsafe partial class ByteMap : IDisposable
 
         for (int pass = 0; pass < 2 && budget.MustEvictInline(incoming); pass++)
         {
-            own.MakeRoom(incoming, sealTails: pass == 1);
+            own.MakeRoom(incoming, lastResort: pass == 1);
             for (int i = 0; i < _shards.Length && budget.MustEvictInline(incoming); i++)
             {
-                _shards[(start + i) & _shardMask].MakeRoom(incoming, sealTails: pass == 1);
+                _shards[(start + i) & _shardMask].MakeRoom(incoming, lastResort: pass == 1);
             }
         }
 

@@ -19,6 +19,9 @@ internal sealed unsafe partial class Shard
     // Eviction counters beyond the reasons entries left: second chances given. Written under _lock.
     private long _secondChances;
 
+    // Chunks an inline pass has already looked at and kept (they hold marked entries); under _lock, per pass.
+    private System.Collections.Generic.List<Chunk>? _keptInPlace;
+
     internal long SecondChances => Volatile.Read(ref _secondChances);
 
     /// <summary>
@@ -51,10 +54,12 @@ internal sealed unsafe partial class Shard
     /// <summary>
     /// A writer's fallback when its write would take the map past its budget and the compactor has fallen behind:
     /// under this shard's lock, drops its oldest entries, marked or not (no copies, so it allocates nothing), until the
-    /// settled bytes leave room for <paramref name="incoming"/> or nothing evictable is left; with
-    /// <paramref name="sealTails"/>, its tails too. Never waits for the compactor. Returns whether it evicted anything.
+    /// settled bytes leave room for <paramref name="incoming"/> or nothing evictable is left. With
+    /// <paramref name="lastResort"/> unset, an entry a read marked is kept in place with its mark cleared (CLOCK's
+    /// second chance, without a copy); set, everything goes, the tails too. Never waits for the compactor. Returns
+    /// whether it evicted anything.
     /// </summary>
-    internal bool MakeRoom(long incoming, bool sealTails)
+    internal bool MakeRoom(long incoming, bool lastResort)
     {
         MemoryBudget budget = _budget!;
         bool evicted = false;
@@ -69,17 +74,19 @@ internal sealed unsafe partial class Shard
             _pool.Trim(); // pooled chunks count against the budget and cost nothing to give back
         }
 
+        _keptInPlace?.Clear();
         for (int guard = 0; guard < 256 && budget.MustEvictInline(incoming); guard++)
         {
-            if (!PickVictimUnsynchronized(out Chunk? victim, out ChunkHeader* block, sealTails) ||
-                (block != null && !EvictBlockUnsynchronized(block, secondChance: false)))
+            if (!PickVictimUnsynchronized(out Chunk? victim, out ChunkHeader* block, sealTails: lastResort, skip: lastResort ? null : _keptInPlace) ||
+                (block != null && !EvictBlockUnsynchronized(block, secondChance: !lastResort)))
             {
                 break;
             }
 
-            if (victim is not null)
+            if (victim is not null && !DropChunkUnsynchronized(victim, keepMarked: !lastResort))
             {
-                DropChunkUnsynchronized(victim);
+                _keptInPlace ??= [];
+                _keptInPlace.Add(victim); // still holds marked entries: look at the next oldest this round
             }
 
             evicted = true;
@@ -94,7 +101,7 @@ internal sealed unsafe partial class Shard
     /// skipped. When only tails hold entries (a small shard) and <paramref name="sealTails"/> is set, seals them, so
     /// they can be evicted.
     /// </summary>
-    private bool PickVictimUnsynchronized(out Chunk? chunk, out ChunkHeader* block, bool sealTails)
+    private bool PickVictimUnsynchronized(out Chunk? chunk, out ChunkHeader* block, bool sealTails, System.Collections.Generic.List<Chunk>? skip = null)
     {
         long total = _chunkBytes + _oversizeBytes;
         byte first = (total - _mainBytes) * ProbationShareDivisor > total ? Chunk.ProbationRegion : Chunk.MainRegion;
@@ -103,7 +110,7 @@ internal sealed unsafe partial class Shard
             for (int r = 0; r < 2; r++)
             {
                 byte region = (byte)(r == 0 ? first : 1 - first);
-                Chunk? oldest = OldestSealedUnsynchronized(region);
+                Chunk? oldest = OldestSealedUnsynchronized(region, skip);
                 ChunkHeader* b = BlocksOf(region).Tail;
                 if (oldest is null && b == null)
                 {
@@ -149,13 +156,13 @@ internal sealed unsafe partial class Shard
         return false;
     }
 
-    private Chunk? OldestSealedUnsynchronized(byte region)
+    private Chunk? OldestSealedUnsynchronized(byte region, System.Collections.Generic.List<Chunk>? skip)
     {
         Chunk? oldest = null;
         foreach (Chunk c in _chunks)
         {
             ChunkHeader* h = c.Header;
-            if (h->Region == region && (h->Flags & Chunk.PinnedFlag) == 0 && !IsTailUnsynchronized(c) &&
+            if (h->Region == region && (h->Flags & Chunk.PinnedFlag) == 0 && !IsTailUnsynchronized(c) && (skip is null || !skip.Contains(c)) &&
                 (oldest is null || h->SealedAt < oldest.Header->SealedAt))
             {
                 oldest = c;
@@ -210,8 +217,12 @@ internal sealed unsafe partial class Shard
         return true;
     }
 
-    /// <summary>Inline eviction of a whole sealed chunk under the lock: every live entry is dropped, then the chunk retires.</summary>
-    private void DropChunkUnsynchronized(Chunk chunk)
+    /// <summary>
+    /// Inline eviction of a sealed chunk under the lock, copying nothing: every live entry is dropped (with
+    /// <paramref name="keepMarked"/>, those a read marked stay, unmarked), then the chunk retires if it emptied.
+    /// Returns whether it did.
+    /// </summary>
+    private bool DropChunkUnsynchronized(Chunk chunk, bool keepMarked)
     {
         ChunkHeader* h = chunk.Header;
         byte region = h->Region;
@@ -222,19 +233,23 @@ internal sealed unsafe partial class Shard
         h->Flags |= Chunk.PinnedFlag;
         try
         {
-            DropEntriesUnsynchronized(chunk, used, region);
+            DropEntriesUnsynchronized(chunk, used, region, keepMarked);
         }
         finally
         {
             h->Flags &= unchecked((byte)~Chunk.PinnedFlag);
-            if (h->LiveBytes == 0)
-            {
-                RetireChunkUnsynchronized(chunk);
-            }
         }
+
+        if (h->LiveBytes == 0)
+        {
+            RetireChunkUnsynchronized(chunk);
+            return true;
+        }
+
+        return false;
     }
 
-    private void DropEntriesUnsynchronized(Chunk chunk, int used, byte region)
+    private void DropEntriesUnsynchronized(Chunk chunk, int used, byte region, bool keepMarked)
     {
         ChunkHeader* h = chunk.Header;
         long now = 0;
@@ -253,6 +268,14 @@ internal sealed unsafe partial class Shard
                 {
                     now = now != 0 ? now : _clock.Now();
                     expired = now >= EffectiveDeadlineUnsynchronized(t, slot, entry);
+                }
+
+                if (keepMarked && !expired && IndexWord.IsMarked(word))
+                {
+                    // [I9] Readers only set marks on unmarked words: this marked word cannot change under the lock.
+                    Volatile.Write(ref IndexTable.Slots(t)[slot], word & ~IndexWord.Mark);
+                    Volatile.Write(ref _secondChances, _secondChances + 1);
+                    continue;
                 }
 
                 DropUnsynchronized(t, slot, word, hash, evicted: !expired, region);
