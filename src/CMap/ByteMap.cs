@@ -318,9 +318,10 @@ public sealed unsafe partial class ByteMap : IDisposable
     /// Makes room for a write of <paramref name="incoming"/> native bytes: first a non-blocking drain (retired bytes
     /// readers have left count against the budget); then, if the settled bytes still leave no room (the compactor
     /// has fallen behind), the writer evicts inline, by the compactor's own policy (oldest first, marked entries kept
-    /// with a second chance): its own shard first, then the others in turn. Only if that frees too little does it drop
-    /// entries regardless of marks, and at last tails. It takes one shard's lock at a time (never two, so there is no
-    /// lock order to break) and never waits for the compactor. Writes in flight at once may each pass the check: the
+    /// with a second chance): its own shard first, then the others in turn; then, copying nothing, it drops unmarked
+    /// entries and clears the marks of the rest (CLOCK's second chance in place); only as a last resort everything,
+    /// tails too. It takes one shard's lock at a time (never two, so there is no lock order to break) and never waits
+    /// for the compactor. Writes in flight at once may each pass the check: the
     /// bound is the budget plus what they write.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
