@@ -38,7 +38,7 @@ internal static class CompareCommand
         var result = new Option<string?>(ResultOption) { Hidden = true };
 
         var root = new RootCommand(
-            "CMap.Compare: ByteMap against ConcurrentDictionary (the baseline of every ratio), MemoryCache and FASTER KV. "
+            "CMap.Compare: ByteMap against ConcurrentDictionary (the baseline of every ratio), MemoryCache, FASTER KV and BitFaster ConcurrentLru (sized to hold every entry). "
             + "Each store runs in a fresh process of its own, in interleaved rounds; the tool prints a table and writes "
             + "results.json, report.md and SVG charts.")
         {

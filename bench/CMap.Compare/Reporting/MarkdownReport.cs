@@ -21,7 +21,7 @@ internal static class MarkdownReport
 
         MachineInfo m = run.Machine;
         var md = new StringBuilder();
-        md.AppendLine("# CMap comparison: ByteMap vs ConcurrentDictionary, MemoryCache and FASTER KV").AppendLine();
+        md.AppendLine("# CMap comparison: ByteMap vs ConcurrentDictionary, MemoryCache, FASTER KV and BitFaster ConcurrentLru").AppendLine();
         md.AppendLine(Format.Invariant($"Run {run.StartedUtc:yyyy-MM-dd HH:mm} UTC: {run.Rounds} interleaved rounds of {run.Stores.Count} stores, each store in a fresh process per round. Wall time {Format.Seconds(run.WallSeconds)}; peak resident memory of one process {(run.PeakMemoryBytes is long b ? Format.Bytes(b) : "unknown")}.")).AppendLine();
         md.AppendLine("## Setup").AppendLine();
         md.AppendLine(Format.Invariant($"- Command line: `{run.CommandLine}`"));
