@@ -100,6 +100,12 @@ internal sealed class ExpiryClock
     }
 
     /// <summary>
+    /// A sliding entry's recorded access once a read found it expired (the seal, [I10]): its effective deadline is in
+    /// the past for any clock, so it never comes back, whatever a slower reader tries to record.
+    /// </summary>
+    internal const long Expired = long.MinValue / 2;
+
+    /// <summary>
     /// The instant an entry leaves: its deadline, or its last recorded access plus its window if that is earlier.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -91,9 +91,9 @@ internal sealed unsafe partial class Shard
             {
                 ref long access = ref fresh->Access[at];
                 long current = Volatile.Read(ref access);
-                if (late > current)
+                if (late > current || late == ExpiryClock.Expired)
                 {
-                    Interlocked.CompareExchange(ref access, late, current);
+                    Interlocked.CompareExchange(ref access, late, current); // a seal always carries over
                 }
             }
         }

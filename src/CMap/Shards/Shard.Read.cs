@@ -104,29 +104,59 @@ internal sealed unsafe partial class Shard
         // [I10] The side array was published before the first sliding word that needs it, which we loaded with
         // acquire; the word's slot in this table indexes it.
         ref long access = ref t->Access[slot];
-        long last = Volatile.Read(ref access);
-        if (now >= ExpiryClock.EffectiveDeadline(deadline, window, last))
+        while (true)
         {
-            return true;
+            long last = Volatile.Read(ref access);
+            if (now >= ExpiryClock.EffectiveDeadline(deadline, window, last))
+            {
+                // [I10] Seal it: a reader that saw the entry unexpired on an earlier clock read may still be about to
+                // record its access, and must not bring back what this read reports gone. Its CAS expects the time it
+                // read, so after this one it fails. A lost race means the time moved: look again.
+                if (last == ExpiryClock.Expired || Interlocked.CompareExchange(ref access, ExpiryClock.Expired, last) == last)
+                {
+                    SealInNewerTables(t, key, hash, entry);
+                    return true;
+                }
+
+                continue;
+            }
+
+            if (now - last >= _clock.GranularityFor(window))
+            {
+                // [I10] A compare-and-swap that gives up: it replaces only the time it read, so it never overwrites a
+                // writer's newer one (a new entry in this slot), a later reader's, or a seal. Losing the race loses
+                // nothing: the winner recorded an access at least as recent, or the entry expired (look again).
+                if (Interlocked.CompareExchange(ref access, now, last) != last)
+                {
+                    continue;
+                }
+
+                // [I10] A rebuild may have copied this slot's time before the CAS landed. The CAS is a full fence, and
+                // a rebuild fences between publishing its table and copying the times again: so either the rebuild's
+                // second copy sees this store, or this load sees the new table, and the access is recorded there too.
+                RecordAccessInNewerTables(t, key, hash, entry, now, deadline, window);
+            }
+
+            return false;
         }
-
-        if (now - last >= _clock.GranularityFor(window))
-        {
-            // [I10] A compare-and-swap that gives up: it replaces only the time it read, so it never overwrites a
-            // writer's newer one (a new entry in this slot) or a later reader's. Losing the race loses nothing: the
-            // winner recorded an access at least as recent.
-            Interlocked.CompareExchange(ref access, now, last);
-
-            // [I10] A rebuild may have copied this slot's time before the CAS landed. The CAS is a full fence, and a
-            // rebuild fences between publishing its table and copying the times again: so either the rebuild's second
-            // copy sees this store, or this load sees the new table, and the access is recorded there too.
-            RecordAccessInNewerTables(t, key, hash, entry, now);
-        }
-
-        return false;
     }
 
-    private void RecordAccessInNewerTables(IndexTable* seen, ReadOnlySpan<byte> key, ulong hash, byte* entry, long now)
+    /// <summary>After a seal, the same in tables published since (a rebuild copied the time before the seal).</summary>
+    private void SealInNewerTables(IndexTable* seen, ReadOnlySpan<byte> key, ulong hash, byte* entry)
+    {
+        for (var t = (IndexTable*)Volatile.Read(ref _table); t != seen; seen = t, t = (IndexTable*)Volatile.Read(ref _table))
+        {
+            long slot = Probe.Find(t, hash, new KeyMatch(key), out ulong word);
+            if (slot < 0 || IndexWord.Address(word) != entry || t->Access == null)
+            {
+                return;
+            }
+
+            Volatile.Write(ref t->Access[slot], ExpiryClock.Expired); // an expired entry never comes back: no CAS needed
+        }
+    }
+
+    private void RecordAccessInNewerTables(IndexTable* seen, ReadOnlySpan<byte> key, ulong hash, byte* entry, long now, long deadline, long window)
     {
         for (var t = (IndexTable*)Volatile.Read(ref _table); t != seen; seen = t, t = (IndexTable*)Volatile.Read(ref _table))
         {
@@ -138,9 +168,9 @@ internal sealed unsafe partial class Shard
 
             ref long access = ref t->Access[slot];
             long last = Volatile.Read(ref access);
-            if (last < now)
+            if (last < now && now < ExpiryClock.EffectiveDeadline(deadline, window, last))
             {
-                Interlocked.CompareExchange(ref access, now, last);
+                Interlocked.CompareExchange(ref access, now, last); // never over a seal (its deadline has passed)
             }
         }
     }
