@@ -48,7 +48,10 @@ internal sealed record RecorderSettings
 
     public required int Histories { get; init; }
 
-    public int Threads { get; init; } = 3;
+    public int Threads { get; init; } = 4;
+
+    /// <summary>Worker 0 deletes each history's keys once the next one has started (off for a budget run, whose map must fill up to evict).</summary>
+    public bool DeletePreviousKeys { get; init; } = true;
 
     public int MinOpsPerThread { get; init; } = 6;
 
@@ -61,16 +64,32 @@ internal sealed record RecorderSettings
     /// <summary>Writes carry expiry (absolute or sliding, a few milliseconds of the map's clock) half of the time.</summary>
     public bool Expiry { get; init; }
 
-    /// <summary>A thread calls <see cref="ByteMap.Compact"/> in a loop while the histories run.</summary>
+    /// <summary>A background thread calls <see cref="ByteMap.Compact"/> in a loop while the histories run.</summary>
     public bool CompactInLoop { get; init; } = true;
 
-    /// <summary>When set, a thread advances this clock by <see cref="ClockStep"/> in a loop while the histories run.</summary>
+    /// <summary>
+    /// The compactor (and the clock) join the workers at each history's barrier and work only while that history's
+    /// operations run, instead of running free: on two cores a free-running loop takes one of them for good, and the
+    /// workers then rarely run at the same time.
+    /// </summary>
+    public bool BackgroundOnlyDuringHistories { get; init; } = true;
+
+    /// <summary>Two thirds of the callback and buffer-writer operations are slow consumers (<see cref="Op.Slow"/>).</summary>
+    public bool SlowConsumers { get; init; } = true;
+
+    /// <summary>Paced background threads take at most this many steps per history (then wait for the next one).</summary>
+    public int MaxBackgroundStepsPerHistory { get; init; } = 32;
+
+    /// <summary>How long a barrier waiter spins without yielding its core before it starts yielding.</summary>
+    public TimeSpan PureSpin { get; init; } = TimeSpan.FromMilliseconds(0.2);
+
+    /// <summary>At most this many <see cref="Thread.SpinWait"/> iterations of think time between two operations of a thread (drawn per operation).</summary>
+    public int ThinkSpins { get; init; } = 0;
+
+    /// <summary>When set, the background thread also advances this clock by <see cref="ClockStep"/> at each of its steps.</summary>
     public Microsoft.Extensions.Time.Testing.FakeTimeProvider? Clock { get; init; }
 
     public TimeSpan ClockStep { get; init; } = TimeSpan.FromMilliseconds(0.25);
-
-    /// <summary>Spins between two clock steps (paces expiry against the histories).</summary>
-    public int ClockSpins { get; init; } = 200;
 }
 
 /// <summary>
@@ -97,10 +116,10 @@ internal sealed class HistoryRecorder
     private static readonly (OpKind Kind, int Weight)[] s_weights =
     [
         (OpKind.Insert, 3), (OpKind.TryAdd, 2), (OpKind.GetOrInsert, 2), (OpKind.GetOrInsertWriter, 2),
-        (OpKind.Get, 3), (OpKind.TryGetSpan, 2), (OpKind.TryGetWriter, 1), (OpKind.TryGetValue, 1), (OpKind.TryRead, 2),
+        (OpKind.Get, 3), (OpKind.TryGetSpan, 2), (OpKind.TryGetWriter, 2), (OpKind.TryGetValue, 1), (OpKind.TryRead, 3),
         (OpKind.ContainsKey, 1), (OpKind.Refresh, 1),
-        (OpKind.Delete, 2), (OpKind.GetAndDelete, 1), (OpKind.TryGetAndDeleteSpan, 1), (OpKind.TryGetAndDeleteWriter, 1), (OpKind.TryRemove, 1),
-        (OpKind.Swap, 2), (OpKind.TrySwapSpan, 1), (OpKind.TrySwapWriter, 1),
+        (OpKind.Delete, 2), (OpKind.GetAndDelete, 1), (OpKind.TryGetAndDeleteSpan, 1), (OpKind.TryGetAndDeleteWriter, 2), (OpKind.TryRemove, 1),
+        (OpKind.Swap, 2), (OpKind.TrySwapSpan, 1), (OpKind.TrySwapWriter, 2),
         (OpKind.CompareAndSwap, 3), (OpKind.CompareAndDelete, 2),
     ];
 
@@ -160,32 +179,31 @@ internal sealed class HistoryRecorder
     public void Run()
     {
         int workers = _settings.Threads;
-        var spin = new SpinBarrier(workers, s_timeout);
+        bool paced = _settings.BackgroundOnlyDuringHistories;
+        int participants = workers + (paced && (_settings.CompactInLoop || _settings.Clock is not null) ? 1 : 0);
+        var spin = new SpinBarrier(participants, s_timeout, _settings.PureSpin);
+        _done = new int[Histories.Count];
         using var stop = new ManualResetEventSlim(false);
         var background = new List<Thread>();
-        if (_settings.CompactInLoop)
+        bool compact = _settings.CompactInLoop;
+        Microsoft.Extensions.Time.Testing.FakeTimeProvider? clock = _settings.Clock;
+        if (compact || clock is not null)
         {
-            background.Add(new Thread(() => Guard("compactor", spin, () =>
+            // One thread for both: on two cores every extra participant of the barrier delays each history's start.
+            background.Add(new Thread(() => Guard("background", spin, () => Background(spin, stop, () =>
             {
-                while (!stop.IsSet)
+                if (compact)
                 {
                     _store.Map.Compact();
                     Interlocked.Increment(ref _compactCalls);
                 }
-            })) { IsBackground = true, Name = "lin-compactor" });
-        }
 
-        if (_settings.Clock is { } clock)
-        {
-            background.Add(new Thread(() => Guard("clock", spin, () =>
-            {
-                while (!stop.IsSet)
+                if (clock is not null)
                 {
                     clock.Advance(_settings.ClockStep);
                     Interlocked.Increment(ref _clockSteps);
-                    Thread.SpinWait(_settings.ClockSpins);
                 }
-            })) { IsBackground = true, Name = "lin-clock" });
+            }))) { IsBackground = true, Name = "lin-background" });
         }
 
         var threads = new List<Thread>();
@@ -236,7 +254,36 @@ internal sealed class HistoryRecorder
         _start = null;
     }
 
+    /// <summary>
+    /// A background thread's loop: free-running until <paramref name="stop"/>, or, paced, at every history's
+    /// barrier and then for as long as that history's workers are not all done.
+    /// </summary>
+    private void Background(SpinBarrier spin, ManualResetEventSlim stop, Action step)
+    {
+        if (!_settings.BackgroundOnlyDuringHistories)
+        {
+            while (!stop.IsSet)
+            {
+                step();
+            }
+
+            return;
+        }
+
+        for (int h = 0; h < Histories.Count; h++)
+        {
+            spin.SignalAndWait();
+            int steps = 0;
+            do
+            {
+                step();
+            }
+            while (++steps < _settings.MaxBackgroundStepsPerHistory && Volatile.Read(ref _done[h]) < _settings.Threads && !spin.Aborted);
+        }
+    }
+
     private Barrier? _start;
+    private int[] _done = [];
 
     private void Fail(string message)
     {
@@ -315,6 +362,8 @@ internal sealed class HistoryRecorder
                         Expiry = s.Expiry ? (byte)Math.Max(0, rng.Next(4) - 1) : (byte)0,
                         ExpiryMillis = (byte)(1 << rng.Next(4)),
                         Value = RegisterModel.Absent,
+                        Slow = s.SlowConsumers && kind is OpKind.TryRead or OpKind.TryGetWriter or OpKind.GetOrInsertWriter or OpKind.TrySwapWriter or OpKind.TryGetAndDeleteWriter && rng.Next(3) != 0,
+                        Think = (ushort)(s.ThinkSpins > 0 ? rng.Next(s.ThinkSpins) : 0),
                     };
                 }
 
@@ -340,6 +389,11 @@ internal sealed class HistoryRecorder
             Op[] ops = h.Threads[id];
             for (int i = 0; i < ops.Length; i++)
             {
+                if (ops[i].Think > 0)
+                {
+                    Thread.SpinWait(ops[i].Think);
+                }
+
                 string? problem = w.Execute(ref ops[i]);
                 if (problem is not null)
                 {
@@ -347,7 +401,7 @@ internal sealed class HistoryRecorder
                 }
             }
 
-            if (id == 0)
+            if (id == 0 && _settings.DeletePreviousKeys)
             {
                 // Every worker has passed this history's barrier, so the previous history is over: its keys go,
                 // concurrently with this history's operations on other keys (tombstones, index shrinks).
@@ -362,6 +416,26 @@ internal sealed class HistoryRecorder
                     previousKeys[k] = w.Keys[k];
                 }
             }
+
+            Interlocked.Increment(ref _done[h.Index]);
+        }
+    }
+
+    /// <summary>A buffer writer that yields its thread before it hands out memory: the map then copies the value after the yield.</summary>
+    private sealed class SlowWriter(ArrayBufferWriter<byte> inner) : IBufferWriter<byte>
+    {
+        public void Advance(int count) => inner.Advance(count);
+
+        public Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            Thread.Yield();
+            return inner.GetMemory(sizeHint);
+        }
+
+        public Span<byte> GetSpan(int sizeHint = 0)
+        {
+            Thread.Yield();
+            return inner.GetSpan(sizeHint);
         }
     }
 
@@ -374,6 +448,8 @@ internal sealed class HistoryRecorder
         private readonly byte[][][] _values = new byte[MaxKeys][][];
         private readonly byte[] _buffer = new byte[LargeBufferSize];
         private readonly ArrayBufferWriter<byte> _writer = new(LargeBufferSize);
+        private readonly SlowWriter _slowWriter;
+        private bool _slow;
         private int _readKey;
         private sbyte _readSymbol;
 
@@ -382,6 +458,7 @@ internal sealed class HistoryRecorder
             _store = store;
             _map = store.Map;
             _expiry = expiry;
+            _slowWriter = new SlowWriter(_writer);
             for (int k = 0; k < MaxKeys; k++)
             {
                 _values[k] = new byte[RegisterModel.Symbols][];
@@ -481,6 +558,8 @@ internal sealed class HistoryRecorder
             int destination = op.SmallBuffer ? SmallBufferSize : LargeBufferSize;
             Span<byte> buffer = _buffer.AsSpan(0, destination);
             _writer.ResetWrittenCount();
+            IBufferWriter<byte> writer = op.Slow ? _slowWriter : _writer;
+            _slow = op.Slow;
             byte[]? array = null;
             bool flag = false;
             int length = 0;
@@ -498,7 +577,7 @@ internal sealed class HistoryRecorder
                     array = _expiry ? _map.GetOrInsert(key, arg, options, out flag) : _map.GetOrInsert(key, arg, out flag);
                     break;
                 case OpKind.GetOrInsertWriter:
-                    flag = _expiry ? _map.GetOrInsert(key, arg, _writer, options) : _map.GetOrInsert(key, arg, _writer);
+                    flag = _expiry ? _map.GetOrInsert(key, arg, writer, options) : _map.GetOrInsert(key, arg, writer);
                     break;
                 case OpKind.Get:
                     array = _store.Get(key);
@@ -507,7 +586,7 @@ internal sealed class HistoryRecorder
                     flag = _map.TryGet(key, buffer, out length);
                     break;
                 case OpKind.TryGetWriter:
-                    flag = _map.TryGet(key, _writer);
+                    flag = _map.TryGet(key, writer);
                     break;
                 case OpKind.TryGetValue:
                     flag = _map.TryGetValue(key, out array);
@@ -515,7 +594,15 @@ internal sealed class HistoryRecorder
                 case OpKind.TryRead:
                     _readKey = k;
                     _readSymbol = RegisterModel.Garbage; // stays so if TryRead says found without calling back
-                    flag = _map.TryRead(key, this, static (span, w) => w._readSymbol = w.Decode(span, w._readKey));
+                    flag = _map.TryRead(key, this, static (span, w) =>
+                    {
+                        if (w._slow)
+                        {
+                            Thread.Yield(); // then read the span: it must still hold the value [E2]
+                        }
+
+                        w._readSymbol = w.Decode(span, w._readKey);
+                    });
                     break;
                 case OpKind.ContainsKey:
                     flag = _map.ContainsKey(key);
@@ -533,7 +620,7 @@ internal sealed class HistoryRecorder
                     flag = _map.TryGetAndDelete(key, buffer, out length);
                     break;
                 case OpKind.TryGetAndDeleteWriter:
-                    flag = _map.TryGetAndDelete(key, _writer);
+                    flag = _map.TryGetAndDelete(key, writer);
                     break;
                 case OpKind.TryRemove:
                     flag = _map.TryRemove(key, out array);
@@ -545,7 +632,7 @@ internal sealed class HistoryRecorder
                     flag = _expiry ? _map.TrySwap(key, arg, buffer, out length, options) : _map.TrySwap(key, arg, buffer, out length);
                     break;
                 case OpKind.TrySwapWriter:
-                    flag = _expiry ? _map.TrySwap(key, arg, _writer, options) : _map.TrySwap(key, arg, _writer);
+                    flag = _expiry ? _map.TrySwap(key, arg, writer, options) : _map.TrySwap(key, arg, writer);
                     break;
                 case OpKind.CompareAndSwap:
                     flag = _expiry ? _map.CompareAndSwap(key, expected, arg, options) : _map.CompareAndSwap(key, expected, arg);

@@ -65,7 +65,7 @@ public sealed class LinearizabilityTests(ITestOutputHelper output)
         long budget = probe.GetMinimumMaxBytes() * 3;
         output.WriteLine($"MaxBytes {budget:N0} (3 × the minimum for 2 shards of 1 KiB chunks)");
         using var map = new ByteMap(SmallChunks(seed, maxBytes: budget));
-        Summary s = RecordAndCheck(seed, new RegisterStore(map), lossy: true, new RecorderSettings { Seed = seed, Histories = Histories });
+        Summary s = RecordAndCheck(seed, new RegisterStore(map), lossy: true, new RecorderSettings { Seed = seed, Histories = Histories, DeletePreviousKeys = false });
         AssertPassed(s);
         Assert.True(s.Stats.Evictions > 0, $"nothing was evicted, so the budget run tested nothing the plain run does not: {s}");
         Assert.True(s.NeededLoss > 0, $"no history needed a spontaneous delete to be explained: eviction never touched the keys under test: {s}");
@@ -99,8 +99,25 @@ public sealed class LinearizabilityTests(ITestOutputHelper output)
         output.WriteLine("control caught: yes");
     }
 
+    private static RecorderSettings Tune(RecorderSettings s)
+    {
+        static int? Env(string n) => Environment.GetEnvironmentVariable(n) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : null;
+        return s with
+        {
+            PureSpin = Env("LIN_PURE_US") is int p ? TimeSpan.FromMicroseconds(p) : s.PureSpin,
+            ThinkSpins = Env("LIN_THINK") ?? s.ThinkSpins,
+            BackgroundOnlyDuringHistories = Env("LIN_PACED") is int q ? q != 0 : s.BackgroundOnlyDuringHistories,
+            Histories = Env("LIN_HIST") ?? s.Histories,
+            Threads = Env("LIN_THREADS") ?? s.Threads,
+            SlowConsumers = Env("LIN_SLOW") is int sl ? sl != 0 : s.SlowConsumers,
+            CompactInLoop = Env("LIN_COMPACT") is int c ? c != 0 : s.CompactInLoop,
+            MaxBackgroundStepsPerHistory = Env("LIN_MAXSTEPS") ?? s.MaxBackgroundStepsPerHistory,
+        };
+    }
+
     private Summary RecordAndCheck(int seed, RegisterStore store, bool lossy, RecorderSettings settings)
     {
+        settings = Tune(settings);
         var recorder = new HistoryRecorder(settings, store);
         Summary s = Check(seed, recorder, store.Map, lossy);
         output.WriteLine(s.ToString());
@@ -184,6 +201,24 @@ public sealed class LinearizabilityTests(ITestOutputHelper output)
         }
 
         s.CheckTime = watch.Elapsed;
+        var skew = new List<double>();
+        var span = new List<double>();
+        foreach (History h in recorder.Histories)
+        {
+            long minStart = long.MaxValue, maxStart = long.MinValue;
+            foreach (Op[] t in h.Threads)
+            {
+                minStart = Math.Min(minStart, t[0].Call);
+                maxStart = Math.Max(maxStart, t[0].Call);
+                span.Add((t[^1].Return - t[0].Call) * 1e6 / Stopwatch.Frequency);
+            }
+
+            skew.Add((maxStart - minStart) * 1e6 / Stopwatch.Frequency);
+        }
+
+        skew.Sort();
+        span.Sort();
+        s.Timing = string.Create(CultureInfo.InvariantCulture, $"start skew µs p10 {skew[skew.Count / 10]:F1} p50 {skew[skew.Count / 2]:F1} p90 {skew[skew.Count * 9 / 10]:F1}; thread span µs p10 {span[span.Count / 10]:F1} p50 {span[span.Count / 2]:F1} p90 {span[span.Count * 9 / 10]:F1}");
         return s;
     }
 
@@ -223,6 +258,7 @@ public sealed class LinearizabilityTests(ITestOutputHelper output)
         public long ClockSteps;
         public TimeSpan RecordTime;
         public TimeSpan CheckTime;
+        public string Timing = "";
         public CMapStatistics Stats;
         public List<string> RecorderFailures = [];
         public List<string> IllegalReports = [];
@@ -241,6 +277,7 @@ public sealed class LinearizabilityTests(ITestOutputHelper output)
 
             sb.Append(CultureInfo.InvariantCulture, $"most search steps {MaxSteps}; recorded in {RecordTime.TotalSeconds:F2} s, checked in {CheckTime.TotalSeconds:F2} s; ");
             sb.Append(CultureInfo.InvariantCulture, $"Compact() calls {CompactCalls}, chunks compacted {Stats.ChunksCompacted}, bytes moved {Stats.CompactionBytesMoved}, evictions {Stats.Evictions}, expirations {Stats.Expirations}, clock steps {ClockSteps}");
+            sb.Append("; ").Append(Timing);
             if (RecorderFailures.Count > 0)
             {
                 sb.Append(CultureInfo.InvariantCulture, $"; {RecorderFailures.Count} recorder failure(s), first: {RecorderFailures[0]}");

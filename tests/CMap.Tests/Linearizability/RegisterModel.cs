@@ -65,6 +65,16 @@ internal struct Op
     /// <summary>The expiry's span in milliseconds of the map's clock.</summary>
     public byte ExpiryMillis;
 
+    /// <summary>
+    /// A slow consumer: the TryRead callback, or the buffer writer of a writer form, yields its thread before it takes
+    /// the value, so the operation is still in progress (inside the map's read region, or after a write released its
+    /// lock but before it copied the old value out [I11]) while other threads run theirs.
+    /// </summary>
+    public bool Slow;
+
+    /// <summary>Think time before the call: <see cref="System.Threading.Thread.SpinWait"/> iterations (outside the interval).</summary>
+    public ushort Think;
+
     /// <summary>The Boolean the call returned (or GetOrInsert's <c>inserted</c>).</summary>
     public bool Flag;
 
@@ -90,7 +100,7 @@ internal struct Op
             OpKind.GetOrInsert or OpKind.GetOrInsertWriter => sym(Value) + (Flag ? " (inserted)" : " (existing)"),
             _ => sym(Value),
         };
-        string extra = (SmallBuffer ? " small-buffer" : "") + (Expiry == 1 ? $" ttl {ExpiryMillis} ms" : Expiry == 2 ? $" sliding {ExpiryMillis} ms" : "");
+        string extra = (SmallBuffer ? " small-buffer" : "") + (Slow ? " slow-consumer" : "") + (Expiry == 1 ? $" ttl {ExpiryMillis} ms" : Expiry == 2 ? $" sliding {ExpiryMillis} ms" : "");
         return string.Create(CultureInfo.InvariantCulture, $"t{Thread} {Kind}({args}){extra} -> {result}");
     }
 }

@@ -10,9 +10,10 @@ namespace CMap.Tests.Linearizability;
 /// of map operations, and they would hardly ever overlap. Every wait is bounded: past the timeout, or once any
 /// participant gave up (<see cref="Abort"/>), a waiter throws instead of spinning on.
 /// </summary>
-internal sealed class SpinBarrier(int participants, TimeSpan timeout)
+internal sealed class SpinBarrier(int participants, TimeSpan timeout, TimeSpan pureSpin)
 {
     private readonly long _timeoutTicks = (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+    private readonly long _pureSpinTicks = (long)(pureSpin.TotalSeconds * Stopwatch.Frequency);
     private int _arrived;
     private int _phase;
     private int _aborted;
@@ -34,7 +35,18 @@ internal sealed class SpinBarrier(int participants, TimeSpan timeout)
             return;
         }
 
-        long deadline = Stopwatch.GetTimestamp() + _timeoutTicks;
+        long now = Stopwatch.GetTimestamp();
+        long deadline = now + _timeoutTicks;
+        long pureUntil = now + _pureSpinTicks;
+
+        // First on the processor, without yielding it: a waiter that keeps its core leaves the barrier the moment the
+        // last one arrives, so two workers on two cores start together. Then yielding, so that a participant that is
+        // not running (more threads than cores) gets the core and arrives.
+        while (Volatile.Read(ref _phase) == phase && Stopwatch.GetTimestamp() < pureUntil)
+        {
+            Thread.SpinWait(16);
+        }
+
         var spin = default(SpinWait);
         while (Volatile.Read(ref _phase) == phase)
         {
