@@ -67,24 +67,14 @@ internal sealed record RecorderSettings
     /// <summary>A background thread calls <see cref="ByteMap.Compact"/> in a loop while the histories run.</summary>
     public bool CompactInLoop { get; init; } = true;
 
-    /// <summary>
-    /// The compactor (and the clock) join the workers at each history's barrier and work only while that history's
-    /// operations run, instead of running free: on two cores a free-running loop takes one of them for good, and the
-    /// workers then rarely run at the same time.
-    /// </summary>
-    public bool BackgroundOnlyDuringHistories { get; init; } = true;
-
     /// <summary>Two thirds of the callback and buffer-writer operations are slow consumers (<see cref="Op.Slow"/>).</summary>
     public bool SlowConsumers { get; init; } = true;
 
-    /// <summary>Paced background threads take at most this many steps per history (then wait for the next one).</summary>
+    /// <summary>The background thread takes at most this many steps per history (then waits for the next one).</summary>
     public int MaxBackgroundStepsPerHistory { get; init; } = 32;
 
     /// <summary>How long a barrier waiter spins without yielding its core before it starts yielding.</summary>
     public TimeSpan PureSpin { get; init; } = TimeSpan.FromMilliseconds(0.2);
-
-    /// <summary>At most this many <see cref="Thread.SpinWait"/> iterations of think time between two operations of a thread (drawn per operation).</summary>
-    public int ThinkSpins { get; init; } = 0;
 
     /// <summary>When set, the background thread also advances this clock by <see cref="ClockStep"/> at each of its steps.</summary>
     public Microsoft.Extensions.Time.Testing.FakeTimeProvider? Clock { get; init; }
@@ -95,9 +85,12 @@ internal sealed record RecorderSettings
 /// <summary>
 /// Records concurrent histories on a few keys: the workers meet at a <see cref="SpinBarrier"/>, run their planned
 /// operations on the history's fresh keys with a Stopwatch read before each call and after each return, and meet
-/// again for the next history. Meanwhile a compactor thread (and, for expiry, a clock thread) runs free. Worker 0
-/// deletes the previous history's keys after its own operations, so the index and the log churn under the next
-/// history's operations too. Plans come from the seed alone; only the interleaving is the machine's.
+/// again for the next history. A background thread meets them too and, while each history runs, calls
+/// <see cref="ByteMap.Compact"/> in a loop (and, for expiry, advances the map's clock), so entries move and expire
+/// under the operations. Worker 0 deletes the previous history's keys after its own operations, so the index and the
+/// log churn under the next history's operations too. Some callback and buffer-writer operations are slow consumers
+/// (<see cref="Op.Slow"/>): on two shared cores, these are what lets other threads' operations run while one is in
+/// progress. Plans come from the seed alone; only the interleaving is the machine's.
 /// </summary>
 internal sealed class HistoryRecorder
 {
@@ -128,6 +121,11 @@ internal sealed class HistoryRecorder
     private readonly ConcurrentQueue<string> _failures = new();
     private long _compactCalls;
     private long _clockSteps;
+    private long _progress;
+    private Barrier? _start;
+
+    /// <summary>Per history, how many workers finished their operations (the background thread steps until all have).</summary>
+    private int[] _done = [];
 
     public HistoryRecorder(RecorderSettings settings, RegisterStore store)
     {
@@ -152,6 +150,9 @@ internal sealed class HistoryRecorder
 
     public TimeSpan Elapsed { get; private set; }
 
+    /// <summary>The histories every worker finished (all of them, unless the run failed): only these are checked.</summary>
+    public int CompletedHistories { get; private set; }
+
     /// <summary>The value of symbol <paramref name="symbol"/> for key <paramref name="keyId"/>: its key id first, so another key's value never matches.</summary>
     public static void FillValue(Span<byte> destination, int keyId, int symbol)
     {
@@ -166,31 +167,22 @@ internal sealed class HistoryRecorder
         }
     }
 
-    public static byte[] Value(int keyId, int symbol)
-    {
-        var v = new byte[Lengths[symbol]];
-        FillValue(v, keyId, symbol);
-        return v;
-    }
-
     public static byte[] KeyBytes(int keyId) => StressValue.Key(keyId);
 
     /// <summary>Runs every history; returns when all are recorded (or the run failed; see <see cref="Failures"/>).</summary>
     public void Run()
     {
         int workers = _settings.Threads;
-        bool paced = _settings.BackgroundOnlyDuringHistories;
-        int participants = workers + (paced && (_settings.CompactInLoop || _settings.Clock is not null) ? 1 : 0);
+        int participants = workers + (_settings.CompactInLoop || _settings.Clock is not null ? 1 : 0);
         var spin = new SpinBarrier(participants, s_timeout, _settings.PureSpin);
         _done = new int[Histories.Count];
-        using var stop = new ManualResetEventSlim(false);
         var background = new List<Thread>();
         bool compact = _settings.CompactInLoop;
         Microsoft.Extensions.Time.Testing.FakeTimeProvider? clock = _settings.Clock;
         if (compact || clock is not null)
         {
             // One thread for both: on two cores every extra participant of the barrier delays each history's start.
-            background.Add(new Thread(() => Guard("background", spin, () => Background(spin, stop, () =>
+            background.Add(new Thread(() => Guard("background", spin, () => Background(spin, () =>
             {
                 if (compact)
                 {
@@ -232,22 +224,41 @@ internal sealed class HistoryRecorder
             spin.Abort();
         }
 
+        // A hang is a lack of progress, not a long run: wait as long as histories keep completing, and fail once none
+        // has for the whole timeout.
+        long lastProgress = -1;
+        var sinceProgress = Stopwatch.StartNew();
         foreach (Thread t in threads)
         {
-            if (!t.Join(s_timeout))
+            while (!t.Join(TimeSpan.FromMilliseconds(250)))
             {
-                Fail($"{t.Name} did not finish within {s_timeout.TotalSeconds} s (hang or deadlock)");
-                spin.Abort();
+                long progress = Interlocked.Read(ref _progress);
+                if (progress != lastProgress)
+                {
+                    lastProgress = progress;
+                    sinceProgress.Restart();
+                }
+                else if (sinceProgress.Elapsed > s_timeout)
+                {
+                    Fail($"{t.Name} made no progress for {s_timeout.TotalSeconds} s (hang or deadlock) with {progress} history parts done by the workers");
+                    spin.Abort();
+                    break;
+                }
             }
         }
 
-        stop.Set();
         foreach (Thread t in background)
         {
             if (!t.Join(s_timeout))
             {
-                Fail($"{t.Name} did not stop within {s_timeout.TotalSeconds} s");
+                Fail($"{t.Name} did not finish within {s_timeout.TotalSeconds} s of the workers");
             }
+        }
+
+        CompletedHistories = 0;
+        while (CompletedHistories < _done.Length && Volatile.Read(ref _done[CompletedHistories]) == workers)
+        {
+            CompletedHistories++;
         }
 
         Elapsed = clockTime.Elapsed;
@@ -255,21 +266,12 @@ internal sealed class HistoryRecorder
     }
 
     /// <summary>
-    /// A background thread's loop: free-running until <paramref name="stop"/>, or, paced, at every history's
-    /// barrier and then for as long as that history's workers are not all done.
+    /// The background thread's loop: it meets the workers at every history's barrier and then takes steps while that
+    /// history's workers are not all done (at most <see cref="RecorderSettings.MaxBackgroundStepsPerHistory"/>).
+    /// Running free instead, it would hold one of two cores for good, and the workers would rarely run at once.
     /// </summary>
-    private void Background(SpinBarrier spin, ManualResetEventSlim stop, Action step)
+    private void Background(SpinBarrier spin, Action step)
     {
-        if (!_settings.BackgroundOnlyDuringHistories)
-        {
-            while (!stop.IsSet)
-            {
-                step();
-            }
-
-            return;
-        }
-
         for (int h = 0; h < Histories.Count; h++)
         {
             spin.SignalAndWait();
@@ -281,9 +283,6 @@ internal sealed class HistoryRecorder
             while (++steps < _settings.MaxBackgroundStepsPerHistory && Volatile.Read(ref _done[h]) < _settings.Threads && !spin.Aborted);
         }
     }
-
-    private Barrier? _start;
-    private int[] _done = [];
 
     private void Fail(string message)
     {
@@ -363,7 +362,6 @@ internal sealed class HistoryRecorder
                         ExpiryMillis = (byte)(1 << rng.Next(4)),
                         Value = RegisterModel.Absent,
                         Slow = s.SlowConsumers && kind is OpKind.TryRead or OpKind.TryGetWriter or OpKind.GetOrInsertWriter or OpKind.TrySwapWriter or OpKind.TryGetAndDeleteWriter && rng.Next(3) != 0,
-                        Think = (ushort)(s.ThinkSpins > 0 ? rng.Next(s.ThinkSpins) : 0),
                     };
                 }
 
@@ -389,11 +387,6 @@ internal sealed class HistoryRecorder
             Op[] ops = h.Threads[id];
             for (int i = 0; i < ops.Length; i++)
             {
-                if (ops[i].Think > 0)
-                {
-                    Thread.SpinWait(ops[i].Think);
-                }
-
                 string? problem = w.Execute(ref ops[i]);
                 if (problem is not null)
                 {
@@ -418,6 +411,7 @@ internal sealed class HistoryRecorder
             }
 
             Interlocked.Increment(ref _done[h.Index]);
+            Interlocked.Increment(ref _progress);
         }
     }
 

@@ -81,12 +81,15 @@ internal sealed class LinearizabilityChecker
         return found ? Verdict.Linearizable : _exhausted ? Verdict.Unknown : Verdict.Illegal;
     }
 
-    /// <summary>The operations in the order the last <see cref="Check"/> searched them (by call time).</summary>
-    public IReadOnlyList<Op> Ordered => _ops;
-
     /// <summary>A readable account of the last history checked: every operation with its interval, and how far the search got.</summary>
-    public string Describe()
+    /// <param name="ticksPerSecond">The unit of the operations' timestamps (Stopwatch's by default); 0 for logical ticks.</param>
+    public string Describe(long ticksPerSecond = -1)
     {
+        if (ticksPerSecond < 0)
+        {
+            ticksPerSecond = System.Diagnostics.Stopwatch.Frequency;
+        }
+
         if (_ops.Length == 0)
         {
             return "(empty history)";
@@ -101,7 +104,8 @@ internal sealed class LinearizabilityChecker
             sb.Append(CultureInfo.InvariantCulture, $"  #{i,-2} [{o.Call - t0,9} .. {o.Return - t0,9}] {o}{(placed ? "" : "   <- not linearizable in the longest prefix found")}\n");
         }
 
-        sb.Append(CultureInfo.InvariantCulture, $"  (ticks relative to the first call; {System.Diagnostics.Stopwatch.Frequency:N0} ticks/s; longest linearizable prefix: {Math.Max(0, _deepestCount)} of {_ops.Length} operations)");
+        string unit = ticksPerSecond > 0 ? string.Create(CultureInfo.InvariantCulture, $"{ticksPerSecond:N0} ticks/s") : "logical ticks: one per call or return";
+        sb.Append(CultureInfo.InvariantCulture, $"  (ticks relative to the first call, {unit}; longest linearizable prefix: {Math.Max(0, _deepestCount)} of {_ops.Length} operations)");
         return sb.ToString();
     }
 

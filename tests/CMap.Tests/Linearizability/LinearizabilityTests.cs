@@ -52,7 +52,7 @@ public sealed class LinearizabilityTests(ITestOutputHelper output)
     {
         int seed = Seed(7001);
         using var map = new ByteMap(SmallChunks(seed));
-        Summary s = RecordAndCheck(seed, new RegisterStore(map), lossy: false, new RecorderSettings { Seed = seed, Histories = Histories });
+        Summary s = RecordAndCheck(seed, new RegisterStore(map), lossy: false, new RecorderSettings { Seed = seed, Histories = HistoryCount() });
         AssertPassed(s);
         Assert.True(s.Stats.ChunksCompacted > 0 && s.Stats.CompactionBytesMoved > 0, $"compaction never moved an entry under the operations: {s}");
     }
@@ -65,7 +65,7 @@ public sealed class LinearizabilityTests(ITestOutputHelper output)
         long budget = probe.GetMinimumMaxBytes() * 3;
         output.WriteLine($"MaxBytes {budget:N0} (3 × the minimum for 2 shards of 1 KiB chunks)");
         using var map = new ByteMap(SmallChunks(seed, maxBytes: budget));
-        Summary s = RecordAndCheck(seed, new RegisterStore(map), lossy: true, new RecorderSettings { Seed = seed, Histories = Histories, DeletePreviousKeys = false });
+        Summary s = RecordAndCheck(seed, new RegisterStore(map), lossy: true, new RecorderSettings { Seed = seed, Histories = HistoryCount(), DeletePreviousKeys = false });
         AssertPassed(s);
         Assert.True(s.Stats.Evictions > 0, $"nothing was evicted, so the budget run tested nothing the plain run does not: {s}");
         Assert.True(s.NeededLoss > 0, $"no history needed a spontaneous delete to be explained: eviction never touched the keys under test: {s}");
@@ -77,7 +77,7 @@ public sealed class LinearizabilityTests(ITestOutputHelper output)
         int seed = Seed(7003);
         var clock = new FakeTimeProvider();
         using var map = new ByteMap(SmallChunks(seed, clock: clock));
-        Summary s = RecordAndCheck(seed, new RegisterStore(map), lossy: true, new RecorderSettings { Seed = seed, Histories = Histories, Expiry = true, Clock = clock });
+        Summary s = RecordAndCheck(seed, new RegisterStore(map), lossy: true, new RecorderSettings { Seed = seed, Histories = HistoryCount(), Expiry = true, Clock = clock });
         AssertPassed(s);
         Assert.True(s.NeededLoss > 0, $"no history needed a spontaneous delete to be explained: nothing expired under the operations: {s}");
     }
@@ -99,25 +99,18 @@ public sealed class LinearizabilityTests(ITestOutputHelper output)
         output.WriteLine("control caught: yes");
     }
 
-    private static RecorderSettings Tune(RecorderSettings s)
+    /// <summary>
+    /// Histories per run: 3,000, or more with CMAP_LIN_HISTORIES (a longer local hunt; never fewer, so the run keeps
+    /// its meaning).
+    /// </summary>
+    private static int HistoryCount()
     {
-        static int? Env(string n) => Environment.GetEnvironmentVariable(n) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : null;
-        return s with
-        {
-            PureSpin = Env("LIN_PURE_US") is int p ? TimeSpan.FromMicroseconds(p) : s.PureSpin,
-            ThinkSpins = Env("LIN_THINK") ?? s.ThinkSpins,
-            BackgroundOnlyDuringHistories = Env("LIN_PACED") is int q ? q != 0 : s.BackgroundOnlyDuringHistories,
-            Histories = Env("LIN_HIST") ?? s.Histories,
-            Threads = Env("LIN_THREADS") ?? s.Threads,
-            SlowConsumers = Env("LIN_SLOW") is int sl ? sl != 0 : s.SlowConsumers,
-            CompactInLoop = Env("LIN_COMPACT") is int c ? c != 0 : s.CompactInLoop,
-            MaxBackgroundStepsPerHistory = Env("LIN_MAXSTEPS") ?? s.MaxBackgroundStepsPerHistory,
-        };
+        string? env = Environment.GetEnvironmentVariable("CMAP_LIN_HISTORIES");
+        return env is not null && int.TryParse(env, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) ? Math.Max(Histories, n) : Histories;
     }
 
     private Summary RecordAndCheck(int seed, RegisterStore store, bool lossy, RecorderSettings settings)
     {
-        settings = Tune(settings);
         var recorder = new HistoryRecorder(settings, store);
         Summary s = Check(seed, recorder, store.Map, lossy);
         output.WriteLine(s.ToString());
@@ -160,7 +153,7 @@ public sealed class LinearizabilityTests(ITestOutputHelper output)
             ClockSteps = recorder.ClockSteps,
         };
         var watch = Stopwatch.StartNew();
-        foreach (History h in recorder.Histories)
+        foreach (History h in recorder.Histories.Take(recorder.CompletedHistories))
         {
             s.Histories++;
             bool illegal = false, unknown = false;
@@ -203,7 +196,7 @@ public sealed class LinearizabilityTests(ITestOutputHelper output)
         s.CheckTime = watch.Elapsed;
         var skew = new List<double>();
         var span = new List<double>();
-        foreach (History h in recorder.Histories)
+        foreach (History h in recorder.Histories.Take(recorder.CompletedHistories))
         {
             long minStart = long.MaxValue, maxStart = long.MinValue;
             foreach (Op[] t in h.Threads)
@@ -218,6 +211,11 @@ public sealed class LinearizabilityTests(ITestOutputHelper output)
 
         skew.Sort();
         span.Sort();
+        if (skew.Count == 0)
+        {
+            return s;
+        }
+
         s.Timing = string.Create(CultureInfo.InvariantCulture, $"start skew µs p10 {skew[skew.Count / 10]:F1} p50 {skew[skew.Count / 2]:F1} p90 {skew[skew.Count * 9 / 10]:F1}; thread span µs p10 {span[span.Count / 10]:F1} p50 {span[span.Count / 2]:F1} p90 {span[span.Count * 9 / 10]:F1}");
         return s;
     }

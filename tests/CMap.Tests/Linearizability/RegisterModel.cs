@@ -72,9 +72,6 @@ internal struct Op
     /// </summary>
     public bool Slow;
 
-    /// <summary>Think time before the call: <see cref="System.Threading.Thread.SpinWait"/> iterations (outside the interval).</summary>
-    public ushort Think;
-
     /// <summary>The Boolean the call returned (or GetOrInsert's <c>inserted</c>).</summary>
     public bool Flag;
 
@@ -119,8 +116,6 @@ internal static class RegisterModel
 
     /// <summary>Symbols of the alphabet. Small, so that compare-and-swaps often succeed.</summary>
     public const int Symbols = 4;
-
-    public const int InitialStates = 1; // {absent}
 
     public static int Bit(int state) => 1 << (state + 1);
 
