@@ -123,8 +123,9 @@ public abstract partial class DistributedCacheConformance<TStore>
     [Fact]
     public async Task A_relative_expiration_earlier_than_the_absolute_one_applies()
     {
-        // Both set, the relative one first: every store agrees on that case (RedisCache and MemoryDistributedCache
-        // take the relative one whenever it is set; CMap takes the earlier).
+        // Both set, the relative one first: every store agrees on that case. (With the absolute one first they do not:
+        // RedisCache takes the relative one whenever it is set; CMap, like MemoryDistributedCache, the earlier. See
+        // CMapDistributedCacheTests.)
         using CacheSession session = OpenWithFakeClock();
         string key = session.Key("both");
         session.Cache.Set(key, [8], new DistributedCacheEntryOptions
