@@ -76,9 +76,14 @@ public sealed class GarnetStore : CacheStore
         return new CacheSession(_cache, $"{testName}:{Guid.NewGuid():N}:", null, null);
     }
 
+    // Small memory (the defaults are a 16 GiB log and a 128 MiB index, sized for a real server): a 64 MiB log in
+    // 4 MiB pages holds the suite's largest values (1 MiB) many times over.
     private static GarnetServerOptions Options(int port) => new()
     {
         EndPoints = [new IPEndPoint(IPAddress.Loopback, port)],
+        LogMemorySize = "64m",
+        PageSize = "4m",
+        IndexMemorySize = "1m",
         QuietMode = true,
         EnableAOF = false,
         EnableStorageTier = false,
