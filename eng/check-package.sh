@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the NuGet package as a consumer gets it:
-#   1. `dotnet pack CMap.sln -c Release` gives exactly CMap.<version>.nupkg and its .snupkg, with CMap.dll and
+#   1. `dotnet pack CMap.sln -c Release` gives exactly CMap.<version>.nupkg and CMap.Extensions.Caching.<version>.nupkg
+#      with their .snupkg files (the adapter depends on CMap by a minimum version); CMap's holds CMap.dll and
 #      CMap.Buffer.dll (and their XML docs) in lib/net10.0, both PDBs in the .snupkg, the package README, and
 #      dependencies listed as minimum versions (never an exact [x] pin);
 #   2. a throwaway console project outside the repository (none of its Directory.*.props apply) references CMap from
@@ -22,8 +23,17 @@ version=$(dotnet msbuild src/CMap/CMap.csproj -getProperty:PackageVersion -p:Con
 # 1. The packages and their contents.
 dotnet pack CMap.sln -c Release -o "$tmp/feed" -nologo -v q > "$tmp/pack.log" 2>&1 || { cat "$tmp/pack.log"; fail "dotnet pack failed"; }
 got=$(cd "$tmp/feed" && ls | sort | tr '\n' ' ')
-want="CMap.$version.nupkg CMap.$version.snupkg "
+want="CMap.$version.nupkg CMap.$version.snupkg CMap.Extensions.Caching.$version.nupkg CMap.Extensions.Caching.$version.snupkg "
 [ "$got" = "$want" ] || fail "dotnet pack gave '$got'; expected '$want'"
+
+# The adapter's package: its own assembly only, CMap and the caching abstractions as minimum-version dependencies.
+adapter="$tmp/feed/CMap.Extensions.Caching.$version.nupkg"
+alib=$(unzip -Z1 "$adapter" | grep '^lib/' | sort | tr '\n' ' ')
+[ "$alib" = "lib/net10.0/CMap.Extensions.Caching.dll lib/net10.0/CMap.Extensions.Caching.xml " ] || fail "the adapter package's lib/ holds '$alib'"
+adeps=$(unzip -p "$adapter" CMap.Extensions.Caching.nuspec | grep -o '<dependency [^>]*>' || true)
+printf '%s\n' "$adeps" | grep "id=\"CMap\" version=\"$version\"" > /dev/null || fail "the adapter does not depend on CMap $version: $adeps"
+printf '%s\n' "$adeps" | grep 'id="Microsoft.Extensions.Caching.Abstractions"' > /dev/null || fail "the adapter does not depend on Microsoft.Extensions.Caching.Abstractions"
+if printf '%s\n' "$adeps" | grep 'version="\[' > /dev/null; then fail "an adapter dependency is pinned exactly: $adeps"; fi
 
 nupkg="$tmp/feed/CMap.$version.nupkg"
 snupkg="$tmp/feed/CMap.$version.snupkg"

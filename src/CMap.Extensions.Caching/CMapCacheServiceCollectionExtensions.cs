@@ -12,8 +12,9 @@ public static class CMapCacheServiceCollectionExtensions
 {
     /// <summary>
     /// Registers <see cref="CMap.Extensions.Caching.CMapDistributedCache"/> as a singleton and as the
-    /// <see cref="IDistributedCache"/>, replacing an earlier <see cref="IDistributedCache"/> registration (as
-    /// <c>AddStackExchangeRedisCache</c> does), so that swapping stores is a one-line change. The container owns the
+    /// <see cref="IDistributedCache"/>, replacing an earlier <see cref="IDistributedCache"/> registration, so that
+    /// swapping stores is a one-line change. (<c>AddStackExchangeRedisCache</c> adds its registration after an earlier
+    /// one rather than removing it; either way the last registration is the one resolved.) The container owns the
     /// map and disposes it. The clock is the container's <see cref="TimeProvider"/> unless the options set one; the
     /// "CMap" meter comes from the container's <see cref="IMeterFactory"/> when it has one.
     /// </summary>

@@ -37,7 +37,7 @@ internal sealed class CMapMetrics
         meter.CreateObservableCounter("dotnet.cache.requests", ObserveRequests, "{request}", "Total cache requests.");
         meter.CreateObservableCounter("dotnet.cache.evictions", () => Observe(static s => s.Evictions), "{eviction}", "Total cache evictions.");
         meter.CreateObservableUpDownCounter("dotnet.cache.entries", () => Observe(static s => s.Count), "{entry}", "Current number of cache entries.");
-        meter.CreateObservableGauge("dotnet.cache.estimated_size", () => Observe(static s => s.LiveBytes), "By", "Estimated size of the cache: log bytes of the live entries.");
+        meter.CreateObservableGauge("dotnet.cache.estimated_size", () => Observe(static s => s.LiveBytes), "1", "Estimated size of the cache: for CMap, the log bytes of its live entries (unit \"1\" as MemoryCache's, whose size is in application-defined units).");
         meter.CreateObservableUpDownCounter("cmap.native_bytes", () => Observe(static s => s.NativeBytes), "By", "Native bytes the map holds (what CMapConfig.MaxBytes bounds).");
         meter.CreateObservableUpDownCounter("cmap.held_back_bytes", () => Observe(static s => s.PendingRetiredBytes), "By", "Retired bytes waiting for readers to move on.");
         meter.CreateObservableCounter("cmap.compaction.bytes_moved", () => Observe(static s => s.CompactionBytesMoved), "By", "Live bytes compaction copied.");
