@@ -333,11 +333,14 @@ public sealed unsafe partial class ByteMap : IDisposable
             _memory.Retired.TryDrain();
         }
 
+        // As the compactor would: a chunk at a time, marked entries moved to main with their marks cleared. When
+        // everything is hot, the first round only clears marks (and frees nothing), so the bound is generous; it stops
+        // early once a whole round over the shards found nothing to evict.
         int start = Interlocked.Increment(ref _inlineCursor);
-        for (int step = 0; step < 4 * _shards.Length && budget.MustEvictInline(incoming); step++)
+        for (int step = 0, idle = 0; step < 64 * _shards.Length && idle < _shards.Length && budget.MustEvictInline(incoming); step++)
         {
             Shard s = step == 0 ? own : _shards[(start + step) & _shardMask];
-            s.EvictOldest();
+            idle = s.EvictOldest(sealTails: false) ? 0 : idle + 1;
         }
 
         for (int pass = 0; pass < 2 && budget.MustEvictInline(incoming); pass++)

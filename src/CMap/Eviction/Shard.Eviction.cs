@@ -27,15 +27,17 @@ internal sealed unsafe partial class Shard
     /// <summary>
     /// Evicts from this shard's oldest chunk or block in the region S3-FIFO picks. The compactor and writers that make
     /// room inline may run it at once: a chunk is walked by one of them only (the first pins it, the others skip it).
-    /// Returns false when the shard has nothing it can evict.
+    /// Returns false when the shard has nothing it can evict. <paramref name="sealTails"/> (the compactor): when only
+    /// tails hold entries, seal one and evict from it; a writer making room inline leaves tails alone (they hold what
+    /// was just written, and promoted, and has had no chance to be read yet).
     /// </summary>
-    internal bool EvictOldest()
+    internal bool EvictOldest(bool sealTails = true)
     {
         Chunk? victim;
         long generation;
         using (_lock.EnterScope())
         {
-            if (_disposed || !PickVictimUnsynchronized(out victim, out ChunkHeader* block, sealTails: true))
+            if (_disposed || !PickVictimUnsynchronized(out victim, out ChunkHeader* block, sealTails))
             {
                 return false;
             }
