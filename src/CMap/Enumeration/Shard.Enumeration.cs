@@ -46,6 +46,8 @@ internal sealed unsafe partial class Shard
         int copied = 0;
         for (long i = 0; i < capacity; i++)
         {
+            IndexTable.PrefetchAhead(slots, i, capacity);
+
             // [I1] Acquire: the entry's bytes were written before the word that points at them.
             ulong w = Volatile.Read(ref slots[i]);
             if (!IndexWord.IsLive(w))

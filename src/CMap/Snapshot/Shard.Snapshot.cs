@@ -25,6 +25,7 @@ internal sealed unsafe partial class Shard
         payloadBytes = 0;
         for (long i = 0; i < capacity; i++)
         {
+            IndexTable.PrefetchAhead(slots, i, capacity);
             ulong w = slots[i];
             if (!IndexWord.IsLive(w))
             {
