@@ -135,6 +135,58 @@ public sealed class EnumerationTests
     }
 
     [Fact]
+    public void ConcurrentClearNeverMakesItVisitAKeyTwiceOrFail()
+    {
+        // A thread clears and refills the map while enumerations run: each enumeration sees every shard once (before
+        // or after a clear), so it never yields a key twice, and every value it yields is one that was written.
+        int seed = Environment.TickCount;
+        using var map = new ByteMap(new CMapConfig { ShardCount = 8, Seed = (ulong)seed, ChunkSizes = [1024, 2048], MaxRetainedChunkBytes = 0 });
+        bool stop = false;
+        long clears = 0;
+        var clearer = new Thread(() =>
+        {
+            while (!Volatile.Read(ref stop))
+            {
+                for (int i = 0; i < 500; i++)
+                {
+                    map.Insert(MapConfigurations.Key(i), BitConverter.GetBytes(i));
+                }
+
+                map.Clear();
+                Interlocked.Increment(ref clears);
+            }
+        });
+        clearer.Start();
+        int enumerations = 0;
+        long clearsDuring = 0;
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(1);
+            while (DateTime.UtcNow < deadline || enumerations < 3)
+            {
+                long before = Interlocked.Read(ref clears);
+                var seen = new HashSet<long>();
+                foreach (ByteMap.Entry e in map)
+                {
+                    long k = BitConverter.ToInt64(e.Key);
+                    Assert.True(seen.Add(k), $"key {k} visited twice (seed {seed})");
+                    Assert.Equal(e.Value.ToArray(), BitConverter.GetBytes(BitConverter.ToInt32(e.Value)));
+                }
+
+                clearsDuring += Interlocked.Read(ref clears) - before;
+                enumerations++;
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref stop, true);
+            Assert.True(clearer.Join(TimeSpan.FromSeconds(30)), "the clearing thread did not stop");
+        }
+
+        Assert.True(clearsDuring > 0, $"no Clear overlapped an enumeration (seed {seed})");
+    }
+
+    [Fact]
     public void BetweenMoveNextCallsItHoldsNoRegion_DisposeDoesNotWaitForIt()
     {
         var map = new ByteMap(new CMapConfig { ShardCount = 4, Seed = 1 });
