@@ -2,7 +2,6 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using System.Threading;
 using CMap.Buffer;
 using CMap.Compaction;
 using CMap.Hashing;
@@ -279,83 +278,6 @@ public sealed unsafe partial class ByteMap : IDisposable
         WriteOutcome outcome = WriteToShard(ShardFor(hash), key, hash, ref operation, expiry, now);
         GC.KeepAlive(this); // [E8] no finalizer while a write holds a shard lock and points into native memory
         return outcome;
-    }
-
-    /// <summary>Every write reaches its shard through here: with a budget, it makes room for itself first.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private WriteOutcome WriteToShard<TOperation>(Shard shard, ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now)
-        where TOperation : struct, IWriteOperation, allows ref struct
-    {
-        if (_budget is null)
-        {
-            return shard.Write(key, hash, ref operation, expiry, now);
-        }
-
-        return WriteWithinBudget(shard, key, hash, ref operation, expiry, now);
-    }
-
-    /// <summary>
-    /// A budgeted write: the shard says, under its lock, what its append would allocate; if that would pass the
-    /// budget, the write makes room with no lock held and asks again. After a few rounds it writes regardless: a write
-    /// never fails because the cache is full.
-    /// </summary>
-    private WriteOutcome WriteWithinBudget<TOperation>(Shard shard, ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now)
-        where TOperation : struct, IWriteOperation, allows ref struct
-    {
-        for (int round = 0; ; round++)
-        {
-            WriteOutcome outcome = shard.Write(key, hash, ref operation, expiry, now, mayDefer: round < 3, out long needed);
-            if (outcome != WriteOutcome.NeedsRoom)
-            {
-                return outcome;
-            }
-
-            MakeRoom(shard, needed);
-        }
-    }
-
-    /// <summary>
-    /// Makes room for a write of <paramref name="incoming"/> native bytes: first a non-blocking drain (retired bytes
-    /// readers have left count against the budget); then, if the settled bytes still leave no room (the compactor
-    /// has fallen behind), the writer evicts inline, by the compactor's own policy (oldest first, marked entries kept
-    /// with a second chance): its own shard first, then the others in turn; then, copying nothing, it drops unmarked
-    /// entries and clears the marks of the rest (CLOCK's second chance in place); only as a last resort everything,
-    /// tails too. It takes one shard's lock at a time (never two, so there is no lock order to break) and never waits
-    /// for the compactor. Writes in flight at once may each pass the check: the
-    /// bound is the budget plus what they write.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void MakeRoom(Shard own, long incoming)
-    {
-        MemoryBudget budget = _budget!;
-        if (_memory.Retired.PendingBytes > 0)
-        {
-            _memory.Retired.TryDrain();
-        }
-
-        // As the compactor would: a chunk at a time, marked entries moved to main with their marks cleared. When
-        // everything is hot, the first round only clears marks (and frees nothing), so the bound is generous; it stops
-        // early once a whole round over the shards found nothing to evict.
-        int start = Interlocked.Increment(ref _inlineCursor);
-        for (int step = 0, idle = 0; step < 64 * _shards.Length && idle < _shards.Length && budget.MustEvictInline(incoming); step++)
-        {
-            Shard s = step == 0 ? own : _shards[(start + step) & _shardMask];
-            idle = s.EvictOldest(sealTails: false) ? 0 : idle + 1;
-        }
-
-        for (int pass = 0; pass < 2 && budget.MustEvictInline(incoming); pass++)
-        {
-            own.MakeRoom(incoming, lastResort: pass == 1);
-            for (int i = 0; i < _shards.Length && budget.MustEvictInline(incoming); i++)
-            {
-                _shards[(start + i) & _shardMask].MakeRoom(incoming, lastResort: pass == 1);
-            }
-        }
-
-        if (_memory.Retired.PendingBytes > 0)
-        {
-            _memory.Retired.TryDrain();
-        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
