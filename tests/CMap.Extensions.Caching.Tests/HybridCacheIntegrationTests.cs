@@ -45,7 +45,7 @@ public sealed class HybridCacheIntegrationTests : IDisposable
 
         string first = await writer.GetRequiredService<HybridCache>().GetOrCreateAsync("user:42", _ => { calls++; return ValueTask.FromResult("Ada"); }, cancellationToken: Ct);
         Assert.Equal("Ada", first);
-        await Eventually.TrueAsync(() => _l2.Map.ContainsKey("user:42"u8), s_wait, "HybridCache never wrote the entry to CMap", Ct);
+        await _counting.WaitForAsync(() => _l2.Map.ContainsKey("user:42"u8), s_wait, "HybridCache never wrote the entry to CMap", Ct);
 
         // Another container: its L1 is empty, so the value it gets without calling its factory is CMap's.
         string second = await reader.GetRequiredService<HybridCache>().GetOrCreateAsync("user:42", _ => { calls++; return ValueTask.FromResult("not Ada"); }, cancellationToken: Ct);
@@ -69,7 +69,7 @@ public sealed class HybridCacheIntegrationTests : IDisposable
         HybridCache w = writer.GetRequiredService<HybridCache>();
         await w.GetOrCreateAsync("big", _ => ValueTask.FromResult(big), cancellationToken: Ct);
         await w.GetOrCreateAsync("small", _ => ValueTask.FromResult(small), cancellationToken: Ct);
-        await Eventually.TrueAsync(() => _l2.Map.ContainsKey("big"u8) && _l2.Map.ContainsKey("small"u8), s_wait, "the writer's entries never reached CMap", Ct);
+        await _counting.WaitForAsync(() => _l2.Map.ContainsKey("big"u8) && _l2.Map.ContainsKey("small"u8), s_wait, "the writer's entries never reached CMap", Ct);
         Assert.True(_l2.Get("big")!.Length > Limit, "the stored payload is not over the reader's limit");
 
         HybridCache r = reader.GetRequiredService<HybridCache>();
@@ -82,7 +82,7 @@ public sealed class HybridCacheIntegrationTests : IDisposable
         // small write after it does.
         Assert.Equal(big, await r.GetOrCreateAsync("big-from-reader", _ => ValueTask.FromResult(big), cancellationToken: Ct));
         await r.GetOrCreateAsync("marker", _ => ValueTask.FromResult(small), cancellationToken: Ct);
-        await Eventually.TrueAsync(() => _l2.Map.ContainsKey("marker"u8), s_wait, "the reader's small entry never reached CMap", Ct);
+        await _counting.WaitForAsync(() => _l2.Map.ContainsKey("marker"u8), s_wait, "the reader's small entry never reached CMap", Ct);
         Assert.False(_l2.Map.ContainsKey("big-from-reader"u8), "a payload over MaximumPayloadBytes was written to L2");
     }
 
@@ -97,13 +97,13 @@ public sealed class HybridCacheIntegrationTests : IDisposable
         ValueTask<string> Factory(CancellationToken _) => ValueTask.FromResult($"v{Interlocked.Increment(ref calls)}");
 
         Assert.Equal("v1", await a.GetOrCreateAsync("product:1", Factory, tags: tags, cancellationToken: Ct));
-        await Eventually.TrueAsync(() => _l2.Map.ContainsKey("product:1"u8), s_wait, "the tagged entry never reached CMap", Ct);
+        await _counting.WaitForAsync(() => _l2.Map.ContainsKey("product:1"u8), s_wait, "the tagged entry never reached CMap", Ct);
 
         _clock.Advance(TimeSpan.FromSeconds(1));
         await a.RemoveByTagAsync("products", Ct);
 
         byte[] tagKey = Encoding.UTF8.GetBytes("__MSFT_HCT__products");
-        await Eventually.TrueAsync(() => _l2.Map.ContainsKey(tagKey), s_wait, "no __MSFT_HCT__products key in CMap after RemoveByTagAsync", Ct);
+        await _counting.WaitForAsync(() => _l2.Map.ContainsKey(tagKey), s_wait, "no __MSFT_HCT__products key in CMap after RemoveByTagAsync", Ct);
         Assert.Contains("__MSFT_HCT__products", _counting.KeysWritten);
         byte[]? stamp = _l2.Get("__MSFT_HCT__products");
         Assert.NotNull(stamp);
@@ -124,7 +124,7 @@ public sealed class HybridCacheIntegrationTests : IDisposable
         using ServiceProvider sp = Container();
         HybridCache cache = sp.GetRequiredService<HybridCache>();
         await cache.SetAsync("gone-soon", "value", cancellationToken: Ct);
-        await Eventually.TrueAsync(() => _l2.Map.ContainsKey("gone-soon"u8), s_wait, "the entry never reached CMap", Ct);
+        await _counting.WaitForAsync(() => _l2.Map.ContainsKey("gone-soon"u8), s_wait, "the entry never reached CMap", Ct);
 
         await cache.RemoveAsync("gone-soon", Ct);
 

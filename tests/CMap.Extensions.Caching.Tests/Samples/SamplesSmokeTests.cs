@@ -41,25 +41,13 @@ public sealed class SamplesSmokeTests(ITestOutputHelper output)
     public async Task The_web_API_sample_serves_a_product_from_the_cache_the_second_time()
     {
         int port = LoopbackPort.Free();
-        using var app = SampleProcess.Start(SamplePath("CMap.Samples.WebApi"), "--urls", $"http://127.0.0.1:{port}");
+        // ASP.NET Core logs "Now listening on: <url>" once Kestrel is bound: the signal that the app can be called.
+        var listening = new LineSignal("Now listening on:");
+        using var app = SampleProcess.Start(SamplePath("CMap.Samples.WebApi"), listening, "--urls", $"http://127.0.0.1:{port}");
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
-
-        await Eventually.TrueAsync(
-            async () =>
-            {
-                Assert.False(app.HasExited, $"the sample exited: {app.Output}");
-                try
-                {
-                    return (await http.GetAsync(new Uri("/cache/stats", UriKind.Relative), Ct)).IsSuccessStatusCode;
-                }
-                catch (HttpRequestException)
-                {
-                    return false;
-                }
-            },
-            s_deadline,
-            "the web API sample never answered",
-            Ct);
+        Assert.True(await listening.WaitAsync(s_deadline), $"the web API sample never started listening: {app.Output}");
+        Assert.False(app.HasExited, $"the sample exited: {app.Output}");
+        Assert.True((await http.GetAsync(new Uri("/cache/stats", UriKind.Relative), Ct)).IsSuccessStatusCode, "the web API sample did not answer once listening");
 
         string first = await http.GetStringAsync(new Uri("/products/7", UriKind.Relative), Ct);
         string second = await http.GetStringAsync(new Uri("/products/7", UriKind.Relative), Ct);
@@ -102,7 +90,10 @@ public sealed class SamplesSmokeTests(ITestOutputHelper output)
 
         public string Output => string.Join('\n', _lines);
 
-        public static SampleProcess Start(string dll, params string[] args)
+        public static SampleProcess Start(string dll, params string[] args) => Start(dll, null, args);
+
+        /// <summary>Starts the sample; every line it prints is also offered to <paramref name="signal"/>, which its exit abandons.</summary>
+        public static SampleProcess Start(string dll, LineSignal? signal, params string[] args)
         {
             string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
                 ? host
@@ -120,8 +111,17 @@ public sealed class SamplesSmokeTests(ITestOutputHelper output)
                 psi.ArgumentList.Add(a);
             }
 
-            var sample = new SampleProcess(new Process { StartInfo = psi });
-            sample._process.OutputDataReceived += (_, e) => sample.Add(e.Data);
+            var sample = new SampleProcess(new Process { StartInfo = psi, EnableRaisingEvents = signal is not null });
+            sample._process.OutputDataReceived += (_, e) =>
+            {
+                sample.Add(e.Data);
+                signal?.Offer(e.Data);
+            };
+            if (signal is not null)
+            {
+                sample._process.Exited += (_, _) => signal.Abandon();
+            }
+
             sample._process.ErrorDataReceived += (_, e) => sample.Add(e.Data);
             sample._process.Start();
             sample._process.BeginOutputReadLine();

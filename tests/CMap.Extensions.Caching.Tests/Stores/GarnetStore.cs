@@ -37,7 +37,8 @@ public sealed class GarnetStore : CacheStore
             {
                 server = new GarnetServer(Options(port));
                 server.Start();
-                if (await RespPing.WaitAsync(port, s_startTimeout))
+                // Start() binds and listens before it returns: one PING confirms the server answers.
+                if (await RespPing.TryAsync(port, s_startTimeout))
                 {
                     _server = server;
                     Port = port;

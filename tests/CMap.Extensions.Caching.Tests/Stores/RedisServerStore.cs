@@ -46,8 +46,9 @@ public sealed class RedisServerStore : CacheStore
         for (int attempt = 1; attempt <= 3 && _server is null; attempt++)
         {
             int port = LoopbackPort.Free();
-            Process p = Start(path, port);
-            if (await RespPing.WaitAsync(port, s_startTimeout, () => p.HasExited))
+            var ready = new LineSignal("Ready to accept connections");
+            Process p = Start(path, port, ready);
+            if (await ready.WaitAsync(s_startTimeout) && !p.HasExited && await RespPing.TryAsync(port, s_startTimeout))
             {
                 _server = p;
                 Port = port;
@@ -84,7 +85,7 @@ public sealed class RedisServerStore : CacheStore
         return new CacheSession(_cache, $"{testName}:{Guid.NewGuid():N}:", null, null);
     }
 
-    private Process Start(string path, int port)
+    private Process Start(string path, int port, LineSignal ready)
     {
         var psi = new ProcessStartInfo(path)
         {
@@ -98,9 +99,14 @@ public sealed class RedisServerStore : CacheStore
             psi.ArgumentList.Add(arg);
         }
 
-        var p = new Process { StartInfo = psi };
-        p.OutputDataReceived += (_, e) => Log(e.Data);
+        var p = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        p.OutputDataReceived += (_, e) =>
+        {
+            Log(e.Data);
+            ready.Offer(e.Data);
+        };
         p.ErrorDataReceived += (_, e) => Log(e.Data);
+        p.Exited += (_, _) => ready.Abandon();
         p.Start();
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();

@@ -15,6 +15,9 @@ internal sealed class CountingBufferCache(IBufferDistributedCache inner) : IBuff
 {
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
 
+    // Released after every write has reached the wrapped cache: what WaitForAsync waits on.
+    private readonly SemaphoreSlim _writes = new(0);
+
     /// <summary>Keys written, in order.</summary>
     public ConcurrentQueue<string> KeysWritten { get; } = new();
 
@@ -37,12 +40,14 @@ internal sealed class CountingBufferCache(IBufferDistributedCache inner) : IBuff
     {
         Written("Set(byte[])", key);
         inner.Set(key, value, options);
+        _writes.Release();
     }
 
-    public Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default)
+    public async Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default)
     {
         Written("SetAsync(byte[])", key);
-        return inner.SetAsync(key, value, options, token);
+        await inner.SetAsync(key, value, options, token);
+        _writes.Release();
     }
 
     public void Refresh(string key) => Count("Refresh", key, inner.Refresh);
@@ -65,12 +70,31 @@ internal sealed class CountingBufferCache(IBufferDistributedCache inner) : IBuff
     {
         Written("Set(sequence)", key);
         inner.Set(key, value, options);
+        _writes.Release();
     }
 
-    public ValueTask SetAsync(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options, CancellationToken token = default)
+    public async ValueTask SetAsync(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options, CancellationToken token = default)
     {
         Written("SetAsync(sequence)", key);
-        return inner.SetAsync(key, value, options, token);
+        await inner.SetAsync(key, value, options, token);
+        _writes.Release();
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="condition"/> holds, re-checking it after every write that reaches the wrapped cache
+    /// (HybridCache writes its L2 in the background); fails with <paramref name="message"/> after <paramref name="timeout"/>.
+    /// </summary>
+    public async Task WaitForAsync(Func<bool> condition, TimeSpan timeout, string message, CancellationToken token)
+    {
+        var since = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            TimeSpan left = timeout - since.Elapsed;
+            if (left <= TimeSpan.Zero || !await _writes.WaitAsync(left, token))
+            {
+                Xunit.Assert.Fail($"{message} (waited {timeout.TotalSeconds} s; calls: {this})");
+            }
+        }
     }
 
     private void Written(string member, string key)

@@ -29,26 +29,4 @@ internal static class RespPing
             return false;
         }
     }
-
-    /// <summary>Polls <see cref="TryAsync"/> until it answers or <paramref name="deadline"/> passes.</summary>
-    internal static async Task<bool> WaitAsync(int port, TimeSpan deadline, Func<bool>? gaveUp = null)
-    {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        while (sw.Elapsed < deadline)
-        {
-            if (gaveUp?.Invoke() == true)
-            {
-                return false;
-            }
-
-            if (await TryAsync(port, TimeSpan.FromSeconds(1)))
-            {
-                return true;
-            }
-
-            await Task.Delay(50);
-        }
-
-        return false;
-    }
 }
