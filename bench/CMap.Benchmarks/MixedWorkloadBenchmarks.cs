@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Threading;
 using BenchmarkDotNet.Attributes;
+using CMap.Bench;
 using CMap.Bench.Stores;
 using CMap.Benchmarks.Infrastructure;
 
@@ -222,12 +223,12 @@ public class MixedWorkloadBenchmarks
         // Zipf rank -> key: a random permutation, so the hot keys are spread over shards, chunks and buckets.
         var rng = new Random(SequenceSeed);
         int[] rankToKey = BenchData.PermutationSequence(n, n, SequenceSeed + 1);
-        var zipf = new ZipfSampler(n, ZipfS);
+        var zipf = new ZipfTable(n, ZipfS);
         double writeProbability = (100.0 - ReadPercent) / 100.0;
         _sequence = new int[SequenceLength];
         for (int i = 0; i < SequenceLength; i++)
         {
-            int key = rankToKey[zipf.Sample(rng)];
+            int key = rankToKey[zipf.Sample(rng.NextDouble())];
             _sequence[i] = rng.NextDouble() < writeProbability ? key | WriteFlag : key;
         }
 

@@ -58,7 +58,7 @@ internal sealed class TraceBuilder(HitRatioOptions options, KeySpace keys)
         long distinct = 0, bytes = 0;
         for (int i = 0; i < n; i++)
         {
-            int id = table.Sample(ref random);
+            int id = table.Sample(random.NextDouble());
             requests[i] = id;
             if (!seen[id])
             {

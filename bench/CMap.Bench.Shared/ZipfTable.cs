@@ -1,12 +1,13 @@
 using System;
 
-namespace CMap.HitRatio.Traces;
+namespace CMap.Bench;
 
 /// <summary>
-/// Zipf(s) over key numbers 0..n-1 (key 0 the most popular; P(k) ∝ 1 / (k + 1)^s), sampled exactly by inverse CDF
-/// over a precomputed cumulative table and a binary search.
+/// Zipf(s) over ranks 0..n-1 (rank 0 most popular; P(rank r) ∝ 1 / (r + 1)^s), sampled exactly by inverse CDF over a
+/// precomputed cumulative table and a binary search. Shared by the BenchmarkDotNet workloads (s = 0.86, as
+/// BitFaster.Caching's benchmarks) and the hit-ratio traces.
 /// </summary>
-internal sealed class ZipfTable
+public sealed class ZipfTable
 {
     private readonly double[] _cdf;
 
@@ -29,9 +30,10 @@ internal sealed class ZipfTable
         _cdf[n - 1] = 1.0;
     }
 
-    public int Sample(ref SplitMix64 random)
+    /// <summary>The rank a uniform draw <paramref name="u"/> in [0, 1) maps to.</summary>
+    public int Sample(double u)
     {
-        int i = Array.BinarySearch(_cdf, random.NextDouble());
+        int i = Array.BinarySearch(_cdf, u);
         return Math.Min(i < 0 ? ~i : i, _cdf.Length - 1);
     }
 }
