@@ -46,7 +46,7 @@ public enum CoreOperation
 /// What each store does per operation is in its adapter: reads copy the value into caller memory (CMap
 /// <c>TryGet</c> into a span; ConcurrentDictionary and MemoryCache TryGetValue and a copy; FASTER Read into the
 /// span); ConcurrentDictionary and MemoryCache keep the value array they are given, CMap and FASTER copy the bytes.
-/// GetOrInsert: CMap <c>GetOrInsert</c> (returns a copy of the stored value: that is the API), ConcurrentDictionary
+/// GetOrInsert: CMap <c>GetOrInsert</c> with a callback (the non-allocating form: the stored value reaches it as a span), ConcurrentDictionary
 /// <c>GetOrAdd(key, value)</c>, MemoryCache <c>GetOrCreate</c> with a factory made once, FASTER Read then Upsert only
 /// on a miss (it has no atomic get-or-add for SpanByte values short of custom RMW functions).
 /// </para>

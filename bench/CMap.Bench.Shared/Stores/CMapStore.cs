@@ -55,8 +55,24 @@ public sealed class CMapStore : IStore, IStoreSession
 
     public void Delete(in StoreKey key) => _map.Delete(key.Bytes);
 
-    /// <summary><c>GetOrInsert</c>: its API returns a fresh copy of the stored value.</summary>
-    public int GetOrInsert(in StoreKey key, byte[] value) => _map.GetOrInsert(key.Bytes, value, out _).Length;
+    /// <summary>
+    /// The non-allocating <c>GetOrInsert</c>: the stored value reaches a static callback as a span, whose length is
+    /// returned (the array form, which returns a fresh copy, allocates the copy).
+    /// </summary>
+    public int GetOrInsert(in StoreKey key, byte[] value)
+    {
+        int length = 0;
+        _map.GetOrInsert(key.Bytes, value, new LengthBox(ref length), static (stored, box) => box.Length = stored.Length);
+        return length;
+    }
+
+    /// <summary>Carries a reference to the caller's local into the callback without allocating.</summary>
+    private readonly ref struct LengthBox(ref int length)
+    {
+        private readonly ref int _length = ref length;
+
+        public int Length { set => _length = value; }
+    }
 
     public void Dispose() => _map.Dispose();
 }

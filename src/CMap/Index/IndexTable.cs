@@ -1,3 +1,4 @@
+using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -6,8 +7,9 @@ using CMap.Buffer;
 namespace CMap;
 
 /// <summary>
-/// A shard's open-addressing index, in native memory: this 64-byte header, then <c>Mask + 1</c> slots of
-/// <see cref="IndexWord"/>, linear probing. A table's slots are written only by the shard's writer under the shard
+/// A shard's open-addressing index, in native memory: this 64-byte header, then <see cref="Size"/> slots of
+/// <see cref="IndexWord"/>, linear probing from a home slot that multiplies the hash's low 32 bits by the size (so the
+/// size need not be a power of two, and a table can be sized close to the load it is built for). A table's slots are written only by the shard's writer under the shard
 /// lock; readers probe them lock-free. A table is never resized in place: a rebuild makes a new one [I2].
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Size = HeaderSize)]
@@ -16,8 +18,8 @@ internal unsafe struct IndexTable
     internal const int HeaderSize = 64;
     internal const int MinCapacity = 16;
 
-    /// <summary>Capacity - 1; capacity is a power of two.</summary>
-    public ulong Mask;
+    /// <summary>The number of slots: a multiple of 8 (one cache line of words), at least <see cref="MinCapacity"/>.</summary>
+    public ulong Size;
 
     /// <summary>Slots holding a live word (writer only).</summary>
     public long Live;
@@ -32,7 +34,23 @@ internal unsafe struct IndexTable
     /// </summary>
     public long* Access;
 
-    public readonly long Capacity => (long)Mask + 1;
+    public readonly long Capacity => (long)Size;
+
+    /// <summary>
+    /// Where a probe for <paramref name="hash"/> starts in a table of <paramref name="size"/> slots: bits 0..31 of the
+    /// hash scaled onto [0, size) by a multiply and a shift, which spreads them as evenly as a mask would over a
+    /// power of two (bits 32 and up belong to the shard and the tag; see <see cref="IndexWord"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong HomeSlot(ulong hash, ulong size) => Math.BigMul(hash << 32, size, out _);
+
+    /// <summary>The slot after <paramref name="slot"/>, wrapping at the end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong NextSlot(ulong slot, ulong size) => slot + 1 == size ? 0 : slot + 1;
+
+    /// <summary>The slot before <paramref name="slot"/>, wrapping at the start.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong PreviousSlot(ulong slot, ulong size) => slot == 0 ? size - 1 : slot - 1;
 
     /// <summary>Grow or purge once live plus tombstone slots would pass three quarters of the capacity.</summary>
     public readonly long MaxUsed => Capacity - (Capacity >> 2);
@@ -78,21 +96,28 @@ internal unsafe struct IndexTable
     {
         long bytes = BytesFor(capacity);
         var t = (IndexTable*)arena.AllocZeroed((nuint)bytes);
-        t->Mask = (ulong)capacity - 1;
+        t->Size = (ulong)capacity;
         return t;
     }
 
-    /// <summary>The smallest power-of-two capacity that holds <paramref name="entries"/> at no more than half load.</summary>
-    internal static long CapacityFor(long entries)
-    {
-        long want = entries * 2;
-        long cap = MinCapacity;
-        while (cap < want)
-        {
-            cap <<= 1;
-        }
+    /// <summary>
+    /// The capacity a table is built with for <paramref name="entries"/> it should hold without a rebuild: those at
+    /// no more than 70% load, rounded up to a whole cache line of slots. A rebuild grows a table by doubling once live
+    /// and tombstone slots pass <see cref="MaxUsed"/> (75%), so a presized table is compact (about 11.4 bytes of index
+    /// per entry), and one that has grown sits between 37.5% and 75% load.
+    /// </summary>
+    internal static long CapacityFor(long entries) => SlotsFor(entries, 10, 7);
 
-        return cap;
+    /// <summary>
+    /// The capacity a shrinking rebuild fits <paramref name="entries"/> into: half load, so that the deletes and
+    /// inserts that follow a mass delete have room before the next rebuild.
+    /// </summary>
+    internal static long SparseCapacityFor(long entries) => SlotsFor(entries, 2, 1);
+
+    private static long SlotsFor(long entries, long numerator, long denominator)
+    {
+        long want = (Math.Max(0, entries) * numerator + denominator - 1) / denominator;
+        return Math.Max(MinCapacity, (want + 7) & ~7L);
     }
 
     public override readonly string ToString() => $"IndexTable(capacity={Capacity}, live={Live}, tombstones={Tombstones}, access={(Access == null ? "none" : "yes")})";

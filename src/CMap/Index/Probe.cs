@@ -66,7 +66,7 @@ internal struct IgnoreFreeSlot : IFreeSlot
     }
 }
 
-/// <summary>The index's one probe loop: linear probing from <c>hash &amp; mask</c>, used by readers, writers, compaction and rebuilds.</summary>
+/// <summary>The index's one probe loop: linear probing from the hash's home slot (<see cref="IndexTable.HomeSlot"/>), used by readers, writers, compaction and rebuilds.</summary>
 internal static unsafe class Probe
 {
     /// <summary>
@@ -80,9 +80,9 @@ internal static unsafe class Probe
         where TMatch : struct, ISlotMatch, allows ref struct
         where TFree : struct, IFreeSlot
     {
-        ulong mask = table->Mask;
+        ulong size = table->Size;
         ulong* slots = IndexTable.Slots(table);
-        ulong i = hash & mask;
+        ulong i = IndexTable.HomeSlot(hash, size);
         while (true)
         {
             // [I1] Acquire: the entry's bytes were written before the word that points at them.
@@ -104,7 +104,7 @@ internal static unsafe class Probe
                 return (long)i;
             }
 
-            i = (i + 1) & mask;
+            i = IndexTable.NextSlot(i, size);
         }
     }
 

@@ -129,7 +129,7 @@ internal sealed unsafe partial class Shard
     }
 
     /// <summary>The capacity a rebuilt table should have for <paramref name="live"/> entries, never below the initial one.</summary>
-    private long FittedCapacityUnsynchronized(long live) => Math.Max(_minCapacity, IndexTable.CapacityFor(live));
+    private long FittedCapacityUnsynchronized(long live) => Math.Max(_minCapacity, IndexTable.SparseCapacityFor(live));
 
     /// <summary>A rebuild that is only an optimisation (shrinking): out of memory leaves the table as it is.</summary>
     private void TryRebuildUnsynchronized(long capacity)

@@ -181,13 +181,13 @@ internal sealed unsafe partial class Shard
     {
         ulong* slots = IndexTable.Slots(t);
         t->Live--;
-        ulong mask = t->Mask;
-        if (slots[((ulong)slot + 1) & mask] == IndexWord.Empty)
+        ulong size = t->Size;
+        if (slots[IndexTable.NextSlot((ulong)slot, size)] == IndexWord.Empty)
         {
             // [I3] The chain ends here: no key is reachable only through this slot, so it can become Empty, and so
             // can the tombstones just before it. Readers then stop earlier; nothing they must find lies beyond.
             Volatile.Write(ref slots[slot], IndexWord.Empty);
-            for (ulong j = ((ulong)slot - 1) & mask; slots[j] == IndexWord.Tombstone; j = (j - 1) & mask)
+            for (ulong j = IndexTable.PreviousSlot((ulong)slot, size); slots[j] == IndexWord.Tombstone; j = IndexTable.PreviousSlot(j, size))
             {
                 Volatile.Write(ref slots[j], IndexWord.Empty);
                 t->Tombstones--;
