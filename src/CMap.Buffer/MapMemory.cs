@@ -9,11 +9,14 @@ namespace CMap.Buffer;
 /// </summary>
 internal sealed class MapMemory
 {
+    /// <param name="chunkSizes">The chunk size classes.</param>
+    /// <param name="maxRetainedBytesPerClass">Bytes of free chunks each class keeps for reuse; also the bytes of free oversize blocks kept.</param>
+    /// <param name="poisonFreedChunks">Test mode: poison freed chunks and reuse no block.</param>
     internal MapMemory(int[] chunkSizes, long maxRetainedBytesPerClass, bool poisonFreedChunks)
     {
         Arena = new NativeArena();
         int[] retained = Array.ConvertAll(chunkSizes, s => (int)Math.Min(int.MaxValue, maxRetainedBytesPerClass / s));
-        Pool = new ChunkPool(Arena, chunkSizes, retained, poisonFreedChunks);
+        Pool = new ChunkPool(Arena, chunkSizes, retained, poisonFreedChunks, maxRetainedBytesPerClass);
         Epoch = new EpochDomain();
         Retired = new RetireList(Arena, Pool, Epoch);
     }

@@ -60,6 +60,11 @@ public sealed partial class ByteMap
             _memory.Retired.TryDrain();
         }
 
+        if (_memory.Pool.HasRetained && budget.MustEvictInline(incoming))
+        {
+            _memory.Pool.Trim(); // free chunks and blocks count against the budget; give them up before evicting
+        }
+
         // As the compactor would: a chunk at a time, marked entries moved to main with their marks cleared. When
         // everything is hot, the first round only clears marks (and frees nothing), so the bound is generous; it stops
         // early once a whole round over the shards found nothing to evict.

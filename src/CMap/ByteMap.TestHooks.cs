@@ -21,6 +21,9 @@ public sealed partial class ByteMap
     /// <summary>Managed chunk objects the pools have constructed (not counting re-armed ones).</summary>
     internal long ChunkObjectsCreatedForTests => Volatile.Read(ref _memory.Pool.Counters.ChunkObjectsCreated);
 
+    /// <summary>The free large-value blocks this map keeps for reuse.</summary>
+    internal BlockPool BlockPoolForTests => _memory.Pool.Blocks;
+
     /// <summary>The seed the map hashes with.</summary>
     internal ulong SeedForTests => _hasher.Seed;
 

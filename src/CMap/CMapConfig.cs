@@ -73,8 +73,12 @@ public sealed partial class CMapConfig
     public IReadOnlyList<int>? ChunkSizes { get; init; }
 
     /// <summary>
-    /// Bytes of free chunks each size class's pool keeps for reuse; chunks beyond it go back to the OS.
-    /// Default 16 MiB per class. 0 returns every free chunk at once.
+    /// Bytes of free chunks each size class's pool keeps for reuse; chunks beyond it go back to the OS. The same figure
+    /// bounds the free large-value blocks kept for reuse (a large value's block, freed by an overwrite or delete, is
+    /// reused by the next large value that fits it, which then needs no fresh, page-faulting memory). Pooled memory
+    /// is native memory the map holds: it counts against <see cref="MaxBytes"/> (with a budget, the pools keep at most
+    /// a thirty-second of it) and is given back by <see cref="ByteMap.Compact"/>, <see cref="ByteMap.Clear"/> and
+    /// <see cref="ByteMap.Dispose"/>. Default 16 MiB per class. 0 returns every free chunk and block at once.
     /// </summary>
     public long MaxRetainedChunkBytes { get; init; } = 16L << 20;
 

@@ -167,20 +167,6 @@ internal sealed unsafe class Chunk : IDisposable
             ? (ChunkHeader*)(entry - HeaderSize)
             : (ChunkHeader*)((nuint)entry & ~((nuint)classSizes[sizeClass] - 1));
 
-    /// <summary>Allocates an oversize block holding one entry of <paramref name="entrySize"/> bytes.</summary>
-    internal static ChunkHeader* AllocOversize(NativeArena arena, long entrySize)
-    {
-        long capacity = HeaderSize + entrySize + TailPadding;
-        var h = (ChunkHeader*)arena.Alloc((nuint)capacity);
-        *h = default;
-        h->Used = (int)(HeaderSize + entrySize);
-        h->Capacity = (int)capacity;
-        h->ListIndex = -1;
-        h->SizeClass = OversizeClass;
-        h->SweepAt = long.MaxValue;
-        return h;
-    }
-
     public override string ToString() => _base == null ? "Chunk(freed)" : Header->ToString();
 }
 

@@ -36,9 +36,12 @@ internal sealed class ChunkPool : IDisposable
     /// <param name="classSizes">Chunk sizes in bytes, ascending powers of two, at most <see cref="Chunk.MaxSizeClasses"/>.</param>
     /// <param name="maxRetained">Chunks each class keeps for reuse; beyond that, returned chunks go back to the OS.</param>
     /// <param name="poisonOnReturn">Test mode: overwrite returned chunks with <see cref="PoisonByte"/>.</param>
-    internal ChunkPool(NativeArena arena, int[] classSizes, int[] maxRetained, bool poisonOnReturn = false)
+    /// <param name="maxRetainedBlockBytes">Bytes of free oversize blocks kept for reuse (<see cref="Blocks"/>); none in poison mode.</param>
+    internal ChunkPool(NativeArena arena, int[] classSizes, int[] maxRetained, bool poisonOnReturn = false, long maxRetainedBlockBytes = 0)
     {
         _arena = arena;
+        // Poison mode never reuses freed memory (a reader that touched it must find poison), so it pools no blocks.
+        Blocks = new BlockPool(arena, poisonOnReturn ? 0 : maxRetainedBlockBytes);
         _classSizes = classSizes;
         _counters = new ChunkCounters();
         _pools = new ObjectPool<Chunk>[classSizes.Length];
@@ -61,6 +64,9 @@ internal sealed class ChunkPool : IDisposable
     internal const byte PoisonByte = 0xDB;
 
     internal ReadOnlySpan<int> ClassSizes => _classSizes;
+
+    /// <summary>The free oversize blocks kept for reuse, trimmed and disposed with the chunk pools.</summary>
+    internal BlockPool Blocks { get; }
 
     internal int ClassCount => _classSizes.Length;
 
@@ -87,7 +93,7 @@ internal sealed class ChunkPool : IDisposable
     private long _retainedChunks;
 
     /// <summary>True when the pools hold free chunks that <see cref="Trim"/> would give back (racy: a hint).</summary>
-    internal bool HasRetained => Volatile.Read(ref _retainedChunks) > 0;
+    internal bool HasRetained => Volatile.Read(ref _retainedChunks) > 0 || Blocks.RetainedBytes > 0;
 
     /// <summary>Chunks held back from reuse in poison mode.</summary>
     internal const int QuarantineLength = 64;
@@ -118,9 +124,10 @@ internal sealed class ChunkPool : IDisposable
         }
     }
 
-    /// <summary>Returns every free chunk the pools retain to the OS (used by ByteMap.Compact).</summary>
+    /// <summary>Returns every free chunk and oversize block the pools retain to the OS (Compact, Clear, budget pressure).</summary>
     internal void Trim()
     {
+        Blocks.Trim();
         lock (_poolsLock)
         {
             Volatile.Write(ref _retainedChunks, 0);
@@ -221,6 +228,8 @@ internal sealed class ChunkPool : IDisposable
                 (p as IDisposable)?.Dispose();
             }
         }
+
+        Blocks.Dispose();
     }
 
     private sealed class Policy(ChunkPool owner, int sizeClass, bool retainNone) : IPooledObjectPolicy<Chunk>

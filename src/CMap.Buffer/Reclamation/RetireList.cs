@@ -148,16 +148,19 @@ internal sealed unsafe class RetireList
     /// [<see cref="RetireLink.Offset"/>, +<see cref="RetireLink.Size"/>) of its header become the list's: no reader
     /// may read them, and no writer touches the block again.
     /// </summary>
-    internal void Retire(void* block, long bytes)
+    /// <param name="block">The block's start.</param>
+    /// <param name="bytes">Its size.</param>
+    /// <param name="reusable">An oversize entry block: after its grace period it goes to <see cref="ChunkPool.Blocks"/>, not straight back to the OS.</param>
+    internal void Retire(void* block, long bytes, bool reusable = false)
     {
-        Debug.Assert(bytes >= RetireLink.Offset + RetireLink.Size);
+        Debug.Assert(bytes >= RetireLink.Offset + RetireLink.Size && bytes < RetireLink.ReusableFlag);
         var link = (RetireLink*)((byte*)block + RetireLink.Offset);
         bool attempt;
         lock (_lock)
         {
             // [E4] As above.
             link->Epoch = _epoch.BumpForRetire();
-            link->Bytes = bytes;
+            link->Bytes = reusable ? bytes | RetireLink.ReusableFlag : bytes;
             link->Next = null;
             if (_blockTail is null)
             {
@@ -275,10 +278,17 @@ internal sealed unsafe class RetireList
             {
                 RetireLink* link = _blockHead;
                 _blockHead = link->Next;
-                long bytes = link->Bytes;
+                long bytes = link->Bytes & ~RetireLink.ReusableFlag;
                 releasedBytes += bytes;
                 released++;
-                _arena.Free((byte*)link - RetireLink.Offset, (nuint)bytes);
+                if ((link->Bytes & RetireLink.ReusableFlag) != 0)
+                {
+                    _pool.Blocks.Return((byte*)link - RetireLink.Offset, bytes);
+                }
+                else
+                {
+                    _arena.Free((byte*)link - RetireLink.Offset, (nuint)bytes);
+                }
             }
 
             if (_blockHead == null)
@@ -311,6 +321,9 @@ internal unsafe struct RetireLink
 {
     internal const int Offset = 40;
     internal const int Size = 24;
+
+    /// <summary>Set in <see cref="Bytes"/> for a block that goes to the block pool once freed (sizes stay far below it).</summary>
+    internal const long ReusableFlag = 1L << 62;
 
     public RetireLink* Next;
     public long Epoch;

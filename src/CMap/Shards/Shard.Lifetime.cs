@@ -71,7 +71,7 @@ internal sealed unsafe partial class Shard
         for (ChunkHeader* h = list.Head; h != null;)
         {
             ChunkHeader* next = h->Next; // read before Retire reuses the header's link bytes
-            _retired.Retire(h, h->Capacity);
+            _retired.Retire(h, h->Capacity, reusable: true);
             h = next;
         }
 

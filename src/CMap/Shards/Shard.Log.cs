@@ -61,7 +61,7 @@ internal sealed unsafe partial class Shard
         {
             // [I8] A large entry gets a block of its own; it dies (and is retired) as a whole. Its age for eviction is
             // the seal count now, comparable with the chunks'.
-            ChunkHeader* block = Chunk.AllocOversize(_arena, size);
+            ChunkHeader* block = _pool.Blocks.Rent(size);
             block->LiveBytes = size;
             block->Region = region;
             block->SealedAt = _seals;
@@ -186,7 +186,7 @@ internal sealed unsafe partial class Shard
             BlocksOf(h->Region).Unlink(h);
             Volatile.Write(ref _oversizeBytes, _oversizeBytes - h->Capacity);
             AddRegionBytesUnsynchronized(h->Region, -h->Capacity);
-            _retired.Retire(h, h->Capacity);
+            _retired.Retire(h, h->Capacity, reusable: true);
             return;
         }
 
