@@ -33,7 +33,7 @@ internal sealed unsafe partial class Shard
     /// </summary>
     internal int CopyEntriesAtOneInstant(ref EntryBuffer buffer)
     {
-        using Lock.Scope scope = _lock.EnterScope();
+        using ShardLock.Scope scope = _lock.EnterScope();
         ThrowIfDisposedUnsynchronized();
         return CopyTableUnsynchronized((IndexTable*)_table, ref buffer);
     }

@@ -65,7 +65,7 @@ internal sealed unsafe partial class Shard
     {
         MemoryBudget budget = _budget!;
         bool evicted = false;
-        using Lock.Scope scope = _lock.EnterScope();
+        using ShardLock.Scope scope = _lock.EnterScope();
         if (_disposed)
         {
             return false;

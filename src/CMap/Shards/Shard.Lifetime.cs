@@ -9,7 +9,7 @@ internal sealed unsafe partial class Shard
     /// <summary>Empties the shard and retires its memory. Safe while readers are active [I5].</summary>
     internal void Clear()
     {
-        using Lock.Scope scope = _lock.EnterScope();
+        using ShardLock.Scope scope = _lock.EnterScope();
         ThrowIfDisposedUnsynchronized();
         IndexTable* fresh = IndexTable.Allocate(_arena, _minCapacity);
         var old = (IndexTable*)_table;
@@ -23,7 +23,7 @@ internal sealed unsafe partial class Shard
     /// <summary>Retires every byte the shard holds. Afterwards every writer call throws.</summary>
     internal void Dispose()
     {
-        using Lock.Scope scope = _lock.EnterScope();
+        using ShardLock.Scope scope = _lock.EnterScope();
         if (_disposed)
         {
             return;

@@ -27,7 +27,7 @@ internal sealed unsafe partial class Shard
     internal WriteOutcome Write<TOperation>(ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now, bool mayDefer, out long bytesNeeded)
         where TOperation : struct, IWriteOperation, allows ref struct
     {
-        using Lock.Scope scope = _lock.EnterScope();
+        using ShardLock.Scope scope = _lock.EnterScope();
         ThrowIfDisposedUnsynchronized();
         bytesNeeded = 0;
         if (mayDefer && TOperation.MayPut && _budget is { } budget)

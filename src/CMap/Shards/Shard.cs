@@ -15,7 +15,7 @@ internal sealed unsafe partial class Shard
 {
     // Re-entrant (a write from inside a read callback of the same map takes it on a thread that holds none, but the
     // compactor's batches and Clear nest their helpers). No user code ever runs while it is held.
-    private readonly Lock _lock = new();
+    private readonly ShardLock _lock = new();
     private readonly ShardSettings _settings;
     private readonly NativeArena _arena;
     private readonly ChunkPool _pool;

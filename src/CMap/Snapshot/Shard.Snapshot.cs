@@ -1,6 +1,5 @@
 using System;
 using System.Buffers.Binary;
-using System.Threading;
 using CMap.Buffer;
 
 namespace CMap;
@@ -16,7 +15,7 @@ internal sealed unsafe partial class Shard
     /// </summary>
     internal int CopySnapshotRecordsAtOneInstant(ref EntryBuffer buffer, long now, long nowUtcTicks, out long payloadBytes)
     {
-        using Lock.Scope scope = _lock.EnterScope();
+        using ShardLock.Scope scope = _lock.EnterScope();
         ThrowIfDisposedUnsynchronized();
         var t = (IndexTable*)_table;
         ulong* slots = IndexTable.Slots(t);
