@@ -279,7 +279,7 @@ public sealed partial class CMapConfig
     {
         // In doubles: the figure is for an error message about sizes far past any real machine, and must not overflow.
         double perShard = Math.Ceiling(Math.Max(0, entries) / (double)shards);
-        double capacity = Math.Max(IndexTable.MinCapacity, Math.Ceiling(perShard * 10 / 7 / 8) * 8); // IndexTable.CapacityFor, in doubles
+        double capacity = Math.Max(IndexTable.MinCapacity, Math.Ceiling(perShard * 8 / 5 / 8) * 8); // IndexTable.CapacityFor, in doubles
         double bytes = shards * (IndexTable.HeaderSize + (capacity * sizeof(ulong)));
         return bytes >= long.MaxValue ? long.MaxValue : (long)bytes;
     }
