@@ -13,12 +13,18 @@ public sealed partial class ByteMap
     private WriteOutcome WriteToShard<TOperation>(Shard shard, ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now)
         where TOperation : struct, IWriteOperation, allows ref struct
     {
-        if (_budget is null)
+        WriteOutcome outcome = _budget is null
+            ? shard.Write(key, hash, ref operation, expiry, now)
+            : WriteWithinBudget(shard, key, hash, ref operation, expiry, now);
+        if (expiry.IsSet)
         {
-            return shard.Write(key, hash, ref operation, expiry, now);
+            // An entry that expires needs the expiry timer running (to leave an idle map). Armed here, after the shard
+            // lock is released: creating the timer calls the user's TimeProvider, and no user code runs under a
+            // shard lock (I11). Once armed this is one volatile read.
+            _expiryTimer.Arm();
         }
 
-        return WriteWithinBudget(shard, key, hash, ref operation, expiry, now);
+        return outcome;
     }
 
     /// <summary>

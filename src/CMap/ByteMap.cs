@@ -97,7 +97,6 @@ public sealed unsafe partial class ByteMap : IDisposable
             CompactionMinDeadBytes = config.CompactionMinDeadBytes,
             CompactionRequests = _scheduler,
             Clock = _clock,
-            ExpiryTimer = _expiryTimer,
             SweepIntervalTicks = _clock.TicksFor(config.ExpirationScanInterval),
             Budget = _budget,
             MaxSizeClass = MaxSizeClassFor(chunkSizes, shardCount, config.MaxBytes),

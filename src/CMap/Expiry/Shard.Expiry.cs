@@ -34,13 +34,12 @@ internal sealed unsafe partial class Shard
         return window == 0 ? entry.Deadline : ExpiryClock.EffectiveDeadline(entry.Deadline, window, Volatile.Read(ref t->Access[slot]));
     }
 
-    /// <summary>After a put of an expiring entry: lower its block's and the shard's sweep times, and start the timer.</summary>
+    /// <summary>After a put of an expiring entry: lower its block's and the shard's sweep times (the map arms the timer once the lock is released).</summary>
     private void NoteExpiringEntryUnsynchronized(byte* entry, int sizeClass, in EntryExpiry expiry, long now)
     {
         // A sliding entry cannot expire before its window has passed since this write.
         long bound = expiry.Window > 0 ? Math.Min(expiry.Deadline, ExpiryClock.SaturatingAdd(now, expiry.Window)) : expiry.Deadline;
         LowerSweepAtUnsynchronized(Chunk.HeaderOf(entry, sizeClass, _pool.ClassSizes), bound);
-        _settings.ExpiryTimer.Arm();
     }
 
     /// <summary>After compaction or eviction copied an entry: its new chunk must be swept for it too.</summary>

@@ -27,9 +27,6 @@ internal sealed class ShardSettings
     /// <summary>The clock expiry is measured on.</summary>
     internal required ExpiryClock Clock { get; init; }
 
-    /// <summary>Started by the first write of an entry that expires; its ticks ask for expiry sweeps.</summary>
-    internal required ExpiryTimer ExpiryTimer { get; init; }
-
     /// <summary>A chunk is swept for expired entries at most once per this many timestamp ticks.</summary>
     internal required long SweepIntervalTicks { get; init; }
 
