@@ -24,12 +24,8 @@ internal sealed unsafe partial class Shard
 {
     /// <summary>
     /// Walks <paramref name="chunk"/> as <paramref name="walk"/> says; compaction and eviction retire it at the end.
-    /// False if the shard was cleared or disposed meanwhile. Compiled fully optimized from its first call: a
-    /// compaction pass is a few calls of this loop over many entries, so under tiered compilation the first pass of a
-    /// process ran mostly in tier-0 code (first <c>Compact()</c> of the bench: 0.78-1.02 GB/s tiered, 1.15-1.19 GB/s
-    /// optimized from the start; later calls about 2 GB/s either way; docs/benchmarks.md).
+    /// False if the shard was cleared or disposed meanwhile.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool WalkChunk(Chunk chunk, long generation, ChunkWalk walk)
     {
         int offset = Chunk.HeaderSize;
