@@ -128,6 +128,51 @@ public sealed class LargeValueReuseTests(ITestOutputHelper output)
         Assert.Equal(reused + 1, map.BlockPoolForTests.Reused);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void UnderABudgetPooledBlocksAreGivenUpBeforeAnythingIsEvicted(bool background)
+    {
+        const long Budget = 64L << 20;
+        using var map = new ByteMap(new CMapConfig { Seed = 6, MaxBytes = Budget, BackgroundCompaction = background, ShardCount = 4 });
+        for (int k = 0; k < 2; k++)
+        {
+            map.Insert(BitConverter.GetBytes(-1 - k), Value(k));
+        }
+
+        for (int k = 0; k < 2; k++)
+        {
+            Assert.True(map.Delete(BitConverter.GetBytes(-1 - k)));
+        }
+
+        map.RetiredForTests.DrainRetiredSoFar();
+        long pooled = map.BlockPoolForTests.RetainedBytes;
+        Assert.True(pooled > 0, "nothing was pooled: the test would prove nothing");
+
+        // Fill towards the budget with small entries: the pooled blocks count against it, and must go first.
+        byte[] small = Value(9, 1000);
+        long firstEvictionAt = -1;
+        long pooledAtFirstEviction = -1;
+        for (int i = 0; i < 200_000 && firstEvictionAt < 0; i++)
+        {
+            map.Insert(BitConverter.GetBytes(i), small);
+            if (i % 64 == 0)
+            {
+                CMapStatistics s = map.GetStatistics();
+                if (s.Evictions > 0)
+                {
+                    firstEvictionAt = i;
+                    pooledAtFirstEviction = map.BlockPoolForTests.RetainedBytes;
+                }
+            }
+        }
+
+        output.WriteLine($"pooled {pooled:N0} B; first eviction seen after {firstEvictionAt:N0} small inserts, with {pooledAtFirstEviction:N0} B still pooled");
+        Assert.True(firstEvictionAt > 0, "the budget never made the map evict");
+        Assert.Equal(0, pooledAtFirstEviction);
+        Assert.True(map.GetStatistics().NativeBytes <= Budget + (Budget / 20), "the budget's bound");
+    }
+
     /// <summary>Reads the arena's count after the map is gone (the map's own property throws once disposed).</summary>
     private readonly struct NativeArenaView(ByteMap map)
     {
