@@ -70,10 +70,7 @@ public sealed partial class ByteMap
     private bool EvictToBudgetUnderGate()
     {
         MemoryBudget budget = _budget!;
-        if (_memory.Pool.HasRetained)
-        {
-            _memory.Pool.Trim(); // pooled chunks count against the budget and cost nothing to give back
-        }
+        GiveUpPooledMemory();
         int idle = 0;
         int maxSteps = 64 * _shards.Length;
         for (int step = 0; step < maxSteps && budget.SettledBytes > budget.EvictTo; step++)

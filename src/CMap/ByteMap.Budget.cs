@@ -48,6 +48,18 @@ public sealed partial class ByteMap
     }
 
     /// <summary>
+    /// Free chunks and blocks the pools keep count against the budget and cost nothing to give back: every eviction,
+    /// inline or in the background, gives them up first. Never under a shard lock.
+    /// </summary>
+    private void GiveUpPooledMemory()
+    {
+        if (_memory.Pool.HasRetained)
+        {
+            _memory.Pool.Trim();
+        }
+    }
+
+    /// <summary>
     /// Makes room for a write of <paramref name="incoming"/> native bytes: first a non-blocking drain (retired bytes
     /// readers have left count against the budget); then, if the settled bytes still leave no room (the compactor
     /// has fallen behind), the writer evicts inline, by the compactor's own policy (oldest first, marked entries kept
@@ -66,9 +78,9 @@ public sealed partial class ByteMap
             _memory.Retired.TryDrain();
         }
 
-        if (_memory.Pool.HasRetained && budget.MustEvictInline(incoming))
+        if (budget.MustEvictInline(incoming))
         {
-            _memory.Pool.Trim(); // free chunks and blocks count against the budget; give them up before evicting
+            GiveUpPooledMemory();
         }
 
         // As the compactor would: a chunk at a time, marked entries moved to main with their marks cleared. When
@@ -83,10 +95,11 @@ public sealed partial class ByteMap
 
         for (int pass = 0; pass < 2 && budget.MustEvictInline(incoming); pass++)
         {
-            own.MakeRoom(incoming, lastResort: pass == 1);
-            for (int i = 0; i < _shards.Length && budget.MustEvictInline(incoming); i++)
+            for (int i = -1; i < _shards.Length && budget.MustEvictInline(incoming); i++)
             {
-                _shards[(start + i) & _shardMask].MakeRoom(incoming, lastResort: pass == 1);
+                // What the evictions so far retired may have reached the pools: give it up before dropping more.
+                GiveUpPooledMemory();
+                (i < 0 ? own : _shards[(start + i) & _shardMask]).MakeRoom(incoming, lastResort: pass == 1);
             }
         }
 

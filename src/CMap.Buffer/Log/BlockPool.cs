@@ -80,12 +80,7 @@ internal sealed unsafe class BlockPool : IDisposable
         }
 
         var h = block != 0 ? (ChunkHeader*)block : (ChunkHeader*)_arena.Alloc((nuint)need);
-        *h = default;
-        h->Used = (int)(Chunk.HeaderSize + entrySize);
-        h->Capacity = (int)capacity;
-        h->ListIndex = -1;
-        h->SizeClass = Chunk.OversizeClass;
-        h->SweepAt = long.MaxValue;
+        Chunk.InitHeader(h, (int)(Chunk.HeaderSize + entrySize), (int)capacity, Chunk.OversizeClass);
         return h;
     }
 

@@ -133,14 +133,16 @@ internal sealed unsafe class Chunk : IDisposable
     internal static int PayloadCapacity(int capacity) => capacity - HeaderSize - TailPadding;
 
     /// <summary>Makes the chunk empty again before it is handed out.</summary>
-    internal void Reset()
+    internal void Reset() => InitHeader(Header, HeaderSize, Capacity, SizeClass);
+
+    /// <summary>Writes a fresh header: nothing live or dead, in no list, in the probation region, never swept.</summary>
+    internal static void InitHeader(ChunkHeader* h, int used, int capacity, int sizeClass)
     {
-        ChunkHeader* h = Header;
         *h = default;
-        h->Used = HeaderSize;
-        h->Capacity = Capacity;
+        h->Used = used;
+        h->Capacity = capacity;
         h->ListIndex = -1;
-        h->SizeClass = (byte)SizeClass;
+        h->SizeClass = (byte)sizeClass;
         h->SweepAt = long.MaxValue;
     }
 

@@ -35,7 +35,7 @@ internal sealed unsafe partial class Shard
         bool pinned = false;
         // [C8] The hashes of the entries just ahead of the walk, computed early so that their home slots are
         // prefetched: the probe of each entry then finds its index line loading or loaded, instead of taking its
-        // cache miss in turn (what bounded compaction's rate at 1 M entries).
+        // cache miss in turn (CompactionBench, first Compact(): 491-517 MB/s without, 777-1,017 MB/s with).
         ulong* ahead = stackalloc ulong[LookaheadEntries];
         while (true)
         {

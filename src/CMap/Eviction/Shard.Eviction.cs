@@ -71,11 +71,6 @@ internal sealed unsafe partial class Shard
             return false;
         }
 
-        if (_pool.HasRetained)
-        {
-            _pool.Trim(); // pooled chunks count against the budget and cost nothing to give back
-        }
-
         _keptInPlace?.Clear();
         for (int guard = 0; guard < 256 && budget.MustEvictInline(incoming); guard++)
         {

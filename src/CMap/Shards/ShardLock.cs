@@ -15,7 +15,7 @@ namespace CMap;
 /// descheduled gets the processor back.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
-internal sealed class ShardLock
+internal sealed partial class ShardLock
 {
     // Padding on both sides: the word is written by every writer of the shard and must not share a cache line with
     // what lock-free readers load (the shard's table pointer and epoch, which live in other objects, or the
@@ -40,12 +40,6 @@ internal sealed class ShardLock
 
         return new Scope(this);
     }
-
-    /// <summary>True while some thread holds the lock (a racy read: for assertions and statistics).</summary>
-    internal bool IsHeld => Volatile.Read(ref _state) != 0;
-
-    /// <summary>Takes that found the lock held and had to wait (a racy read; exact while the lock is free).</summary>
-    internal int ContendedEntries => Volatile.Read(ref _contended);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void EnterContended()
