@@ -100,6 +100,7 @@ public sealed unsafe partial class ByteMap : IDisposable
             SweepIntervalTicks = _clock.TicksFor(config.ExpirationScanInterval),
             Budget = _budget,
             MaxSizeClass = MaxSizeClassFor(chunkSizes, shardCount, config.MaxBytes),
+            LargeEntryShift = config.MaxBytes is null ? 1 : 3,
         };
         _shards = new Shard[shardCount];
         long perShard = (config.InitialCapacity + shardCount - 1) / shardCount;

@@ -174,7 +174,7 @@ public sealed partial class CMapConfig
             // A budget caps the shards: each holds up to four chunks that are not full (two tails, two being emptied),
             // and those should stay within a quarter of the budget. Halve until they do.
             int smallest = ChunkSizes is { Count: > 0 } c ? c[0] : DefaultChunkSizes[0];
-            while (auto > 1 && (16L * auto * smallest > budget || MinimumMaxBytesFor(auto, smallest) > budget))
+            while (auto > 1 && (64L * auto * smallest > budget || MinimumMaxBytesFor(auto, smallest) > budget))
             {
                 auto >>= 1;
             }

@@ -148,7 +148,7 @@ internal sealed unsafe partial class Shard
                             break; // next batch: this entry would take the batch past its budget
                         }
 
-                        MoveUnsynchronized(slot, e, size, hash, h, region, keepMark: walk == ChunkWalk.Compact);
+                        MoveUnsynchronized(slot, e, size, hash, h, region, walk);
                         copied += size;
                         moved += size;
                         offset += (int)size;
@@ -305,10 +305,11 @@ internal sealed unsafe partial class Shard
     }
 
     /// <summary>
-    /// Copies a live entry to the tail of <paramref name="region"/> and swings its word to the copy [C1].
-    /// <paramref name="keepMark"/>: carry the access mark over (compaction); eviction's second chance clears it.
+    /// Copies a live entry to the tail of <paramref name="region"/> and swings its word to the copy [C1]. The access
+    /// count: compaction carries it over; eviction's second chance (S3-FIFO) starts it afresh for an entry promoted
+    /// from probation and lowers it by one for an entry kept in main.
     /// </summary>
-    private void MoveUnsynchronized(long slot, byte* entry, long size, ulong hash, ChunkHeader* from, byte region, bool keepMark)
+    private void MoveUnsynchronized(long slot, byte* entry, long size, ulong hash, ChunkHeader* from, byte region, ChunkWalk walk)
     {
         byte* copy = AppendUnsynchronized(size, region, out int sizeClass);
         System.Buffer.MemoryCopy(entry, copy, size, size);
@@ -316,10 +317,13 @@ internal sealed unsafe partial class Shard
         ref ulong w = ref IndexTable.Slots(t)[slot];
 
         // [I1][C1] Release store: the copy's bytes are visible before the word that points at them. The old copy
-        // stays intact (entries are immutable) and readable until its chunk's grace period ends. [I9] A reader's mark
-        // set between the load of the mark and this store is lost: the entry only looks colder.
-        ulong mark = keepMark ? Volatile.Read(ref w) & IndexWord.Mark : 0;
-        Volatile.Write(ref w, IndexWord.Make(hash, sizeClass, copy) | mark);
+        // stays intact (entries are immutable) and readable until its chunk's grace period ends. [I9] A read's count
+        // raised between this load of the count and the store is lost: the entry only looks colder.
+        ulong current = Volatile.Read(ref w);
+        ulong count = walk == ChunkWalk.Compact ? current & IndexWord.CountMask
+            : from->Region == Chunk.ProbationRegion ? 0
+            : IndexWord.Cooled(current) & IndexWord.CountMask;
+        Volatile.Write(ref w, IndexWord.Make(hash, sizeClass, copy) | count);
         CountMovedOutUnsynchronized(from, size);
         NoteMovedEntryUnsynchronized(copy, sizeClass);
     }

@@ -18,8 +18,8 @@ internal sealed class MemoryBudget
         Limit = limit;
         _arena = memory.Arena;
         _retired = memory.Retired;
-        EvictAbove = limit - (limit / 20);
-        EvictTo = limit - (limit / 10);
+        EvictAbove = limit - (limit / 50);
+        EvictTo = limit - (limit / 25);
         MaxEntryBytes = limit / 4;
     }
 

@@ -198,9 +198,10 @@ internal sealed unsafe partial class Shard
             return true;
         }
 
-        // [I9] Readers only ever set the mark on an unmarked word, so nothing can change this marked word under the
-        // lock: a plain release store of it without the mark loses nothing.
-        Volatile.Write(ref IndexTable.Slots(t)[slot], word & ~IndexWord.Mark);
+        // [I9] Under the lock only readers change this word, and only its count: a plain release store of the same
+        // entry with a lower count can lose a read that raced it (the entry looks colder), never a writer's word.
+        // S3-FIFO: promotion from probation starts the count afresh; a second chance in main costs one.
+        Volatile.Write(ref IndexTable.Slots(t)[slot], h->Region == Chunk.ProbationRegion ? IndexWord.Unmarked(word) : IndexWord.Cooled(word));
         BlocksOf(h->Region).Unlink(h);
         if (h->Region == Chunk.ProbationRegion)
         {
@@ -269,8 +270,9 @@ internal sealed unsafe partial class Shard
 
                 if (keepMarked && !expired && IndexWord.IsMarked(word))
                 {
-                    // [I9] Readers only set marks on unmarked words: this marked word cannot change under the lock.
-                    Volatile.Write(ref IndexTable.Slots(t)[slot], word & ~IndexWord.Mark);
+                    // [I9] Only readers change this word under the lock, and only its count: a lower count stored
+                    // over a read that raced it only makes the entry look colder.
+                    Volatile.Write(ref IndexTable.Slots(t)[slot], IndexWord.Cooled(word));
                     Volatile.Write(ref _secondChances, _secondChances + 1);
                     continue;
                 }

@@ -17,7 +17,7 @@ internal sealed unsafe partial class Shard
     private byte* AppendUnsynchronized(long size, byte region, out int sizeClass)
     {
         Chunk? tail = region == Chunk.ProbationRegion ? _tail : _mainTail;
-        if (tail is not null && size <= EntryLimitOf(tail))
+        if (tail is not null && size <= EntryLimitOf(tail.Capacity))
         {
             ChunkHeader* h = tail.Header;
             if (h->Used + size <= tail.Capacity - Chunk.TailPadding)
@@ -40,24 +40,24 @@ internal sealed unsafe partial class Shard
     private long AllocationForUnsynchronized(long size)
     {
         Chunk? tail = _tail;
-        if (tail is not null && size <= EntryLimitOf(tail) && tail.Header->Used + size <= tail.Capacity - Chunk.TailPadding)
+        if (tail is not null && size <= EntryLimitOf(tail.Capacity) && tail.Header->Used + size <= tail.Capacity - Chunk.TailPadding)
         {
             return size;
         }
 
         int chunk = _pool.ClassSizes[Math.Min(_sizeClass, _settings.MaxSizeClass)];
-        return size > Chunk.PayloadCapacity(chunk) / 2 ? Chunk.HeaderSize + size + Chunk.TailPadding : chunk;
+        return size > EntryLimitOf(chunk) ? Chunk.HeaderSize + size + Chunk.TailPadding : chunk;
     }
 
-    /// <summary>[I8] Entries above half a chunk's payload get a block of their own.</summary>
+    /// <summary>[I8] Entries above half a chunk's payload (an eighth with a budget) get a block of their own.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static long EntryLimitOf(Chunk chunk) => Chunk.PayloadCapacity(chunk.Capacity) >> 1;
+    private long EntryLimitOf(int chunkCapacity) => Chunk.PayloadCapacity(chunkCapacity) >> _largeEntryShift;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private byte* AppendSlowUnsynchronized(long size, byte region, out int sizeClass)
     {
         int cls = ChooseSizeClassUnsynchronized();
-        if (size > Chunk.PayloadCapacity(_pool.ClassSizes[cls]) / 2)
+        if (size > EntryLimitOf(_pool.ClassSizes[cls]))
         {
             // [I8] A large entry gets a block of its own; it dies (and is retired) as a whole. Its age for eviction is
             // the seal count now, comparable with the chunks'.

@@ -67,7 +67,7 @@ internal sealed unsafe partial class Shard
             return false;
         }
 
-        if (_budget is not null && !IndexWord.IsMarked(word))
+        if (_budget is not null && !IndexWord.IsSaturated(word))
         {
             MarkAccessed(t, slot, word);
         }
@@ -176,11 +176,12 @@ internal sealed unsafe partial class Shard
     }
 
     /// <summary>
-    /// [I9] Sets the access mark with one compare-and-swap that gives up: it succeeds only if the slot still holds the
-    /// word this read found, so a writer's newer word (or a compactor's swing) is never erased. A lost race only
-    /// leaves the entry unmarked: it may be evicted a little early, never corrupted.
+    /// [I9] Raises the access count by one with one compare-and-swap that gives up: it succeeds only if the slot still
+    /// holds the word this read found, so a writer's newer word (or a compactor's swing) is never erased. A lost race
+    /// only leaves the count lower: the entry may be evicted a little early, never corrupted. Never called on a
+    /// saturated count (3), so the add cannot carry out of the count's bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void MarkAccessed(IndexTable* t, long slot, ulong word) =>
-        Interlocked.CompareExchange(ref IndexTable.Slots(t)[slot], word | IndexWord.Mark, word);
+        Interlocked.CompareExchange(ref IndexTable.Slots(t)[slot], word + IndexWord.CountOne, word);
 }

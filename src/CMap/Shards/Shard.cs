@@ -25,6 +25,7 @@ internal sealed unsafe partial class Shard
 
     // The byte budget, or null. When set, reads mark the entries they hit and the log has two eviction regions.
     private readonly MemoryBudget? _budget;
+    private readonly int _largeEntryShift; // [I8] ShardSettings.LargeEntryShift, read on every append
 
     // [I2] Current index table. Written only under _lock, with Volatile.Write after the table is fully built;
     // read by lock-free readers with Volatile.Read. A retired table stays readable until its grace period ends.
@@ -70,6 +71,7 @@ internal sealed unsafe partial class Shard
         _epoch = memory.Epoch;
         _clock = settings.Clock;
         _budget = settings.Budget;
+        _largeEntryShift = settings.LargeEntryShift;
         long cap = IndexTable.CapacityFor(initialEntries);
         _minCapacity = cap;
         _requestFloor = settings.CompactionMinDeadBytes;

@@ -35,4 +35,12 @@ internal sealed class ShardSettings
 
     /// <summary>The largest size class the shard may append to (a budget keeps tails small relative to it).</summary>
     internal required int MaxSizeClass { get; init; }
+
+    /// <summary>
+    /// [I8] An entry larger than a chunk's payload shifted right by this gets a block of its own: 1 (half the payload)
+    /// for an unbounded map; 3 (an eighth) with a budget, where a sealed tail's unused end and a chunk's coarse
+    /// eviction are bytes not caching: a tail then wastes at most an eighth of a chunk when an entry does not fit, and
+    /// the entries that would have wasted most are evicted one by one, by age.
+    /// </summary>
+    internal required int LargeEntryShift { get; init; }
 }
