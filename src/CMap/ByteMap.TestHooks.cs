@@ -30,6 +30,13 @@ public sealed partial class ByteMap
     /// <summary>The map's hash of <paramref name="key"/> (with any test mask).</summary>
     internal ulong HashForTests(System.ReadOnlySpan<byte> key) => _hasher.Hash(key);
 
+    /// <summary>The access count (0..3) of <paramref name="key"/>'s index word, or -1 when absent. Not a read: it raises nothing.</summary>
+    internal int AccessCountForTests(System.ReadOnlySpan<byte> key)
+    {
+        ulong hash = _hasher.Hash(key);
+        return ShardFor(hash).AccessCountForTests(key, hash);
+    }
+
     /// <summary>Shard <paramref name="index"/>, for per-shard accounting checks.</summary>
     internal Shard ShardForTests(int index) => _shards[index];
 

@@ -150,7 +150,7 @@ public sealed partial class CMapConfig
     /// The smallest <see cref="MaxBytes"/> these settings allow: for each shard, four chunks of the smallest size class
     /// (a tail for new entries, one for entries that survived eviction, and one of each being emptied) plus its empty
     /// index table. With an automatic <see cref="ShardCount"/>, the figure for one shard: given a budget, the map
-    /// picks no more shards than keep their chunks within a quarter of it, and at least one.
+    /// picks no more shards than leave room for 64 smallest chunks each, and at least one.
     /// </summary>
     /// <returns>Bytes.</returns>
     public long GetMinimumMaxBytes() => MinimumMaxBytesFor(ShardCount != 0 ? ShardCount : 1, ChunkSizes is { Count: > 0 } c ? c[0] : DefaultChunkSizes[0]);
@@ -171,8 +171,11 @@ public sealed partial class CMapConfig
         int auto = AutomaticShardCount();
         if (MaxBytes is long budget && budget > 0)
         {
-            // A budget caps the shards: each holds up to four chunks that are not full (two tails, two being emptied),
-            // and those should stay within a quarter of the budget. Halve until they do.
+            // A budget caps the shards so that 64 of each shard's smallest chunks fit in it: each shard then has room
+            // for a probation region and a main region of several chunks, so its eviction is not a chunk or two at a
+            // time, and the shards' tails (two each, partly empty) stay a small part of the budget. (A sixteenth of
+            // the budget per four chunks; the hit-ratio figures in docs/benchmarks.md measured the difference.)
+            // Halve until they fit, and until the smallest budget for that many shards does.
             int smallest = ChunkSizes is { Count: > 0 } c ? c[0] : DefaultChunkSizes[0];
             while (auto > 1 && (64L * auto * smallest > budget || MinimumMaxBytesFor(auto, smallest) > budget))
             {

@@ -18,6 +18,8 @@ internal sealed class MemoryBudget
         Limit = limit;
         _arena = memory.Arena;
         _retired = memory.Retired;
+        // 98% and 96%: every byte under the budget the map leaves unused is a byte not caching. The gap between the two
+        // is what a background pass frees at once; the 2% above is what writers may add before it starts.
         EvictAbove = limit - (limit / 50);
         EvictTo = limit - (limit / 25);
         MaxEntryBytes = limit / 4;
@@ -26,10 +28,10 @@ internal sealed class MemoryBudget
     /// <summary>The budget in bytes.</summary>
     internal long Limit { get; }
 
-    /// <summary>Background eviction starts once settled bytes pass this: 95% of the budget.</summary>
+    /// <summary>Background eviction starts once settled bytes pass this: 98% of the budget.</summary>
     internal long EvictAbove { get; }
 
-    /// <summary>A background eviction pass stops once settled bytes are back at this: 90% of the budget.</summary>
+    /// <summary>A background eviction pass stops once settled bytes are back at this: 96% of the budget.</summary>
     internal long EvictTo { get; }
 
     /// <summary>The largest entry (header, key and value) a write may store: a quarter of the budget.</summary>

@@ -5,11 +5,12 @@ namespace CMap;
 
 /// <summary>
 /// Eviction, done by the compactor: the oldest chunk (or large-value block) of a region is walked and its entries
-/// dropped instead of copied, except those a read marked since eviction last saw them, which move to the main
-/// region's tail with the mark cleared (a second chance). As in S3-FIFO, new entries start in a small probationary
-/// region (a tenth of the shard's bytes) that is evicted first; an entry read there is promoted, one evicted unread
-/// leaves its fingerprint in the ghost set, and a key written again while its fingerprint is there enters the main
-/// region directly. Eviction counts bytes, never entries: a block holding one large value competes by age like a chunk.
+/// dropped instead of copied, except those read since eviction last saw them (an access count above 0), which move to
+/// the main region's tail (a second chance). As in S3-FIFO, new entries start in a small probationary region (a tenth
+/// of the shard's bytes) that is evicted first; an entry read there is promoted with its count back at 0, an entry in
+/// main is kept with its count lowered by one (S3-FIFO's two-bit CLOCK: read three times, it survives three looks), one
+/// evicted unread from probation leaves its fingerprint in the ghost set, and a key written again while its
+/// fingerprint is there enters the main region directly. Eviction counts bytes, never entries: a block holding one large value competes by age like a chunk.
 /// </summary>
 internal sealed unsafe partial class Shard
 {
@@ -282,7 +283,7 @@ internal sealed unsafe partial class Shard
         }
     }
 
-    /// <summary>With a budget, after a new chunk or block: ask the compactor to evict once the map passes 95% of it.</summary>
+    /// <summary>With a budget, after a new chunk or block: ask the compactor to evict once the map passes 98% of it.</summary>
     private void MaybeRequestEvictionUnsynchronized()
     {
         if (_budget is { NeedsEviction: true })

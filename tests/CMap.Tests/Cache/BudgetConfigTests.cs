@@ -268,4 +268,51 @@ public sealed class BudgetConfigTests(ITestOutputHelper output)
         Assert.Equal(v.Length, map.Get("big"u8)!.Length);
         DisposeAndAssertNoNativeBytes(map, "unbudgeted");
     }
+
+    /// <summary>
+    /// A budget caps the automatic shard count so that 64 of each shard's smallest chunks fit in it: a small budget
+    /// gets few shards, each large enough for its probation region and eviction to work on more than a chunk or two.
+    /// </summary>
+    [Theory]
+    [InlineData(16L << 20)]
+    [InlineData(95L << 20)]
+    [InlineData(475L << 20)]
+    [InlineData(4L << 30)]
+    public void ABudgetCapsTheAutomaticShardCountSoSixtyFourChunksPerShardFit(long maxBytes)
+    {
+        const long smallestChunk = 64 << 10; // CMapConfig's default smallest class
+        using var unbounded = new ByteMap(new CMapConfig { BackgroundCompaction = false });
+        using var map = new ByteMap(new CMapConfig { MaxBytes = maxBytes, BackgroundCompaction = false });
+        int shards = map.ShardCount;
+        output.WriteLine($"budget {maxBytes:N0}: {shards} shards (unbounded: {unbounded.ShardCount})");
+        Assert.True(shards * 64 * smallestChunk <= maxBytes, $"{shards} shards of 64 x {smallestChunk:N0}-byte chunks exceed the budget");
+        Assert.True(shards == unbounded.ShardCount || 2 * shards * 64 * smallestChunk > maxBytes, $"{shards} shards: twice as many would still fit");
+        Assert.True(shards <= unbounded.ShardCount);
+    }
+
+    /// <summary>
+    /// [I8] With a budget an entry larger than an eighth of a chunk's payload gets a block of its own (a tail then wastes
+    /// at most that much, and eviction takes such entries one by one); without one, only those over half the payload.
+    /// </summary>
+    [Theory]
+    [InlineData(7_000, false, false)]
+    [InlineData(7_000, true, false)]
+    [InlineData(9_000, false, false)]
+    [InlineData(9_000, true, true)]
+    [InlineData(40_000, false, true)]
+    public void WithABudgetEntriesOverAnEighthOfAChunksPayloadGetTheirOwnBlock(int valueLength, bool budgeted, bool ownBlock)
+    {
+        // 64 KiB chunks: the payload is 65,464 bytes; an eighth is 8,183, a half 32,732 (header and 16-byte key included).
+        using var map = new ByteMap(new CMapConfig
+        {
+            ShardCount = 1,
+            ChunkSizes = [64 << 10],
+            MaxBytes = budgeted ? 64L << 20 : null,
+            BackgroundCompaction = false,
+        });
+        map.Insert("key-0123456789ab"u8, new byte[valueLength]);
+        long oversize = map.GetStatistics().OversizeBytes;
+        Assert.Equal(ownBlock, oversize > 0);
+        Assert.Equal(valueLength, map.Get("key-0123456789ab"u8)!.Length);
+    }
 }
