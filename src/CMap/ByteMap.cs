@@ -309,11 +309,11 @@ public sealed unsafe partial class ByteMap : IDisposable
         }
     }
 
-    /// <summary>The largest size class a shard may use: with a budget, the shards' chunks of it stay within a sixteenth.</summary>
+    /// <summary>The largest size class a shard may use: with a budget, <see cref="CMapConfig.BudgetChunksPerShard"/> chunks of it per shard fit in the budget.</summary>
     private static int MaxSizeClassFor(int[] chunkSizes, int shards, long? budget)
     {
         int cls = chunkSizes.Length - 1;
-        while (budget is long b && cls > 0 && 16L * shards * chunkSizes[cls] > b)
+        while (budget is long b && cls > 0 && (long)CMapConfig.BudgetChunksPerShard * shards * chunkSizes[cls] > b)
         {
             cls--;
         }

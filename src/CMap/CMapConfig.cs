@@ -158,6 +158,13 @@ public sealed partial class CMapConfig
     internal long MinimumMaxBytesFor(int shards, int smallestChunk) =>
         shards * ((4L * smallestChunk) + IndexTable.BytesFor(IndexTable.CapacityFor((InitialCapacity + shards - 1) / shards)));
 
+    /// <summary>
+    /// With a budget, each shard should have room for this many chunks: the automatic shard count and the largest
+    /// chunk class are both capped by it, so a shard's probation region (a tenth) spans several chunks and eviction,
+    /// which takes a chunk at a time, is fine-grained (docs/design.md, Eviction; hit ratios in docs/benchmarks.md).
+    /// </summary>
+    internal const int BudgetChunksPerShard = 64;
+
     /// <summary>Entries per shard the automatic shard count aims for when <see cref="InitialCapacity"/> is set.</summary>
     internal const int EntriesPerShardTarget = 8192;
 
@@ -177,7 +184,7 @@ public sealed partial class CMapConfig
             // the budget per four chunks; the hit-ratio figures in docs/benchmarks.md measured the difference.)
             // Halve until they fit, and until the smallest budget for that many shards does.
             int smallest = ChunkSizes is { Count: > 0 } c ? c[0] : DefaultChunkSizes[0];
-            while (auto > 1 && (64L * auto * smallest > budget || MinimumMaxBytesFor(auto, smallest) > budget))
+            while (auto > 1 && ((long)BudgetChunksPerShard * auto * smallest > budget || MinimumMaxBytesFor(auto, smallest) > budget))
             {
                 auto >>= 1;
             }

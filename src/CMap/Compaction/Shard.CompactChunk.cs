@@ -198,7 +198,7 @@ internal sealed unsafe partial class Shard
                 }
             }
 
-            if (!MoveLarge(chunk, large, largeSize, largeRegion, generation, ref moved))
+            if (!MoveLarge(chunk, large, largeSize, largeRegion, walk, generation, ref moved))
             {
                 return false;
             }
@@ -239,7 +239,7 @@ internal sealed unsafe partial class Shard
     /// and published under the lock only if the word still points at the old copy; otherwise the racing write won
     /// and the copy is dead. False if the shard was cleared or disposed meanwhile.
     /// </summary>
-    private bool MoveLarge(Chunk chunk, byte* entry, long size, byte region, long generation, ref long moved)
+    private bool MoveLarge(Chunk chunk, byte* entry, long size, byte region, ChunkWalk walk, long generation, ref long moved)
     {
         byte* copy;
         int sizeClass;
@@ -284,11 +284,11 @@ internal sealed unsafe partial class Shard
 
             Volatile.Write(ref _largeMovesOutsideLock, _largeMovesOutsideLock + 1);
             ulong hash = _settings.Hasher.Hash(new EntryReader(copy).Key);
-            long slot = Probe.Find((IndexTable*)_table, hash, new AddressMatch(entry), out _);
+            long slot = Probe.Find((IndexTable*)_table, hash, new AddressMatch(entry), out ulong current);
             if (slot >= 0)
             {
-                // [I1][C1] Release store, as for a batched move.
-                Volatile.Write(ref IndexTable.Slots((IndexTable*)_table)[slot], IndexWord.Make(hash, sizeClass, copy));
+                // [I1][C1] Release store, as for a batched move, with the access count carried the same way [I9].
+                Volatile.Write(ref IndexTable.Slots((IndexTable*)_table)[slot], IndexWord.Make(hash, sizeClass, copy) | CarriedCount(current, walk, chunk.Header->Region));
                 CountMovedOutUnsynchronized(chunk.Header, size);
                 NoteMovedEntryUnsynchronized(copy, sizeClass);
                 moved += size;
@@ -319,14 +319,20 @@ internal sealed unsafe partial class Shard
         // [I1][C1] Release store: the copy's bytes are visible before the word that points at them. The old copy
         // stays intact (entries are immutable) and readable until its chunk's grace period ends. [I9] A read's count
         // raised between this load of the count and the store is lost: the entry only looks colder.
-        ulong current = Volatile.Read(ref w);
-        ulong count = walk == ChunkWalk.Compact ? current & IndexWord.CountMask
-            : from->Region == Chunk.ProbationRegion ? 0
-            : IndexWord.Cooled(current) & IndexWord.CountMask;
-        Volatile.Write(ref w, IndexWord.Make(hash, sizeClass, copy) | count);
+        Volatile.Write(ref w, IndexWord.Make(hash, sizeClass, copy) | CarriedCount(Volatile.Read(ref w), walk, from->Region));
         CountMovedOutUnsynchronized(from, size);
         NoteMovedEntryUnsynchronized(copy, sizeClass);
     }
+
+    /// <summary>
+    /// The access count a moved entry's new word carries, from its current word: compaction keeps it; eviction's second
+    /// chance (S3-FIFO) starts it afresh for an entry promoted from probation and lowers it by one in main.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong CarriedCount(ulong current, ChunkWalk walk, byte fromRegion) =>
+        walk == ChunkWalk.Compact ? current & IndexWord.CountMask
+        : fromRegion == Chunk.ProbationRegion ? 0
+        : IndexWord.Cooled(current) & IndexWord.CountMask;
 
     private void CountMovedOutUnsynchronized(ChunkHeader* from, long size)
     {
