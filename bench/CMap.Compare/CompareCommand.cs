@@ -5,6 +5,8 @@ using System.Globalization;
 using System.Linq;
 using CMap.Bench.Stores;
 
+using static CMap.Bench.CliOptions;
+
 namespace CMap.Compare;
 
 /// <summary>The command line (System.CommandLine): options, their checks, and the hidden options of a worker process.</summary>
@@ -17,13 +19,13 @@ internal static class CompareCommand
     public static RootCommand Create(Func<CompareOptions, int> run)
     {
         var d = new CompareOptions();
-        Option<int> entries = Integer("--entries", "Entries loaded into each store.", d.Entries, 1, 200_000_000);
-        Option<int> keySize = Integer("--key-size", "Key bytes (the first 8 make each key unique).", d.KeySize, KeySet.MinKeySize, ByteMap.MaxKeyLength);
-        Option<int> valueSize = Integer("--value-size", "Value bytes.", d.ValueSize, 0, 1 << 20);
-        Option<int> threads = Integer("--threads", $"Threads of the throughput phases; the latency phase runs N-1 readers (at least 1) and one writer. Default: the processor count ({Environment.ProcessorCount} here).", d.Threads, 1, 1024);
-        Option<double> duration = Number("--duration", "Seconds per timed phase, after an unmeasured warm-up of a quarter of it (at most 1 s).", d.DurationSeconds, 0.1, 3600);
-        Option<int> rounds = Integer("--rounds", "Interleaved rounds (A B C A B C ...), each store in a fresh process per round; figures are medians over rounds, ratios medians with their min-max spread. Use at least 3 for a spread that means something.", d.Rounds, 1, 100);
-        Option<int> gcSamples = Integer("--gc-samples", "Forced full blocking collections timed per worker; the pause reported is their median.", d.GcSamples, 5, 1000);
+        Option<int> entries = IntegerOption("--entries", "Entries loaded into each store.", d.Entries, 1, 200_000_000);
+        Option<int> keySize = IntegerOption("--key-size", "Key bytes (the first 8 make each key unique).", d.KeySize, KeySet.MinKeySize, ByteMap.MaxKeyLength);
+        Option<int> valueSize = IntegerOption("--value-size", "Value bytes.", d.ValueSize, 0, 1 << 20);
+        Option<int> threads = IntegerOption("--threads", $"Threads of the throughput phases; the latency phase runs N-1 readers (at least 1) and one writer. Default: the processor count ({Environment.ProcessorCount} here).", d.Threads, 1, 1024);
+        Option<double> duration = NumberOption("--duration", "Seconds per timed phase, after an unmeasured warm-up of a quarter of it (at most 1 s).", d.DurationSeconds, 0.1, 3600, helpName: "S");
+        Option<int> rounds = IntegerOption("--rounds", "Interleaved rounds (A B C A B C ...), each store in a fresh process per round; figures are medians over rounds, ratios medians with their min-max spread. Use at least 3 for a spread that means something.", d.Rounds, 1, 100);
+        Option<int> gcSamples = IntegerOption("--gc-samples", "Forced full blocking collections timed per worker; the pause reported is their median.", d.GcSamples, 5, 1000);
         var stores = new Option<string[]>("--stores")
         {
             Description = $"Comma-separated subset of {string.Join(",", StoreCatalog.Names)}; ratios need {StoreCatalog.Baseline}.",
@@ -79,48 +81,6 @@ internal static class CompareCommand
         });
         return root;
     }
-
-    private static Option<int> Integer(string name, string description, int defaultValue, int min, int max)
-    {
-        var option = new Option<int>(name)
-        {
-            Description = Invariant($"{description} ({min} to {max})"),
-            DefaultValueFactory = _ => defaultValue,
-            HelpName = "N",
-            CustomParser = result =>
-            {
-                // Accept 1_000_000 and 1,000,000 as well as 1000000.
-                string text = result.Tokens.Single().Value;
-                string digits = text.Replace("_", "", StringComparison.Ordinal).Replace(",", "", StringComparison.Ordinal);
-                if (!int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < min || n > max)
-                {
-                    result.AddError(Invariant($"{name} must be an integer from {min} to {max}, not '{text}'."));
-                    return defaultValue;
-                }
-
-                return n;
-            },
-        };
-        return option;
-    }
-
-    private static Option<double> Number(string name, string description, double defaultValue, double min, double max) => new(name)
-    {
-        Description = Invariant($"{description} ({min} to {max})"),
-        DefaultValueFactory = _ => defaultValue,
-        HelpName = "S",
-        CustomParser = result =>
-        {
-            string text = result.Tokens.Single().Value;
-            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !(value >= min && value <= max))
-            {
-                result.AddError(Invariant($"{name} must be a number from {min} to {max}, not '{text}'."));
-                return defaultValue;
-            }
-
-            return value;
-        },
-    };
 
     private static string[] ParseStores(ArgumentResult result)
     {

@@ -6,6 +6,8 @@ using System.Linq;
 using CMap.HitRatio.Caches;
 using CMap.HitRatio.Traces;
 
+using static CMap.Bench.CliOptions;
+
 namespace CMap.HitRatio;
 
 /// <summary>The command line (System.CommandLine): options, their checks, and what --quick changes.</summary>
@@ -17,8 +19,8 @@ internal static class HitRatioCommand
     public static RootCommand Create(Func<HitRatioOptions, int> run)
     {
         var d = new HitRatioOptions();
-        Option<int> keys = Integer("--keys", "Keys in the universe the Zipf traces draw from.", d.Keys, 100, 100_000_000);
-        Option<int> requestsPerKey = Integer("--requests-per-key", "Requests of a Zipf or loop trace per key of the universe.", d.RequestsPerKey, 1, 1000);
+        Option<int> keys = IntegerOption("--keys", "Keys in the universe the Zipf traces draw from.", d.Keys, 100, 100_000_000);
+        Option<int> requestsPerKey = IntegerOption("--requests-per-key", "Requests of a Zipf or loop trace per key of the universe.", d.RequestsPerKey, 1, 1000);
         var sizes = new Option<double[]>("--sizes")
         {
             Description = "Comma-separated cache sizes, in percent of the trace's distinct bytes (the loop: of the universe's).",
@@ -40,19 +42,19 @@ internal static class HitRatioCommand
             CustomParser = ParseCaches,
             HelpName = "LIST",
         };
-        Option<int> cmapRuns = Integer("--cmap-runs", "Runs of CMap per cell (its eviction is on a background thread, so runs differ); the cell shows the median run and the spread.", d.CMapRuns, 1, 25);
+        Option<int> cmapRuns = IntegerOption("--cmap-runs", "Runs of CMap per cell (its eviction is on a background thread, so runs differ); the cell shows the median run and the spread.", d.CMapRuns, 1, 25);
         var tryRead = new Option<bool>("--cmap-tryread")
         {
             Description = "CMap reads with TryRead (zero-copy) instead of TryGet into a buffer: the same read core and access mark, a faster request loop.",
         };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the traces, the value sizes and CMap's hash.", DefaultValueFactory = _ => d.Seed, HelpName = "N" };
         var output = new Option<string>("--out") { Description = "Markdown report path; the CSV goes beside it (same name, .csv).", DefaultValueFactory = _ => d.OutPath, HelpName = "FILE" };
-        Option<int> minValue = Integer("--min-value", "Smallest value size in bytes.", d.MinValueSize, 0, 1 << 20);
-        Option<int> maxValue = Integer("--max-value", "Largest value size in bytes (sizes are log-uniform between the two).", d.MaxValueSize, 1, 16 << 20);
-        Option<int> scanEvery = Integer("--scan-every", "Zipf requests between two scans of the -scan traces.", d.ScanEvery, 100, 100_000_000);
-        Option<double> scanFraction = Number("--scan-fraction", "Bytes of one scan, as a fraction of the cache.", d.ScanFraction, 0.001, 100);
-        Option<double> loopFactor = Number("--loop-factor", "Bytes the loop trace cycles over, as a multiple of the cache.", d.LoopFactor, 0.01, 100);
-        Option<double> warmup = Number("--warmup", "Fraction of each trace's first requests not counted.", d.WarmupFraction, 0, 0.9);
+        Option<int> minValue = IntegerOption("--min-value", "Smallest value size in bytes.", d.MinValueSize, 0, 1 << 20);
+        Option<int> maxValue = IntegerOption("--max-value", "Largest value size in bytes (sizes are log-uniform between the two).", d.MaxValueSize, 1, 16 << 20);
+        Option<int> scanEvery = IntegerOption("--scan-every", "Zipf requests between two scans of the -scan traces.", d.ScanEvery, 100, 100_000_000);
+        Option<double> scanFraction = NumberOption("--scan-fraction", "Bytes of one scan, as a fraction of the cache.", d.ScanFraction, 0.001, 100);
+        Option<double> loopFactor = NumberOption("--loop-factor", "Bytes the loop trace cycles over, as a multiple of the cache.", d.LoopFactor, 0.01, 100);
+        Option<double> warmup = NumberOption("--warmup", "Fraction of each trace's first requests not counted.", d.WarmupFraction, 0, 0.9);
         var quick = new Option<bool>("--quick")
         {
             Description = Invariant($"Smoke test: --keys {QuickKeys} and --scan-every {QuickScanEvery} unless given (about a minute)."),
@@ -100,44 +102,6 @@ internal static class HitRatioCommand
     }
 
     private static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
-
-    private static Option<int> Integer(string name, string description, int defaultValue, int min, int max) => new(name)
-    {
-        Description = Invariant($"{description} ({min} to {max})"),
-        DefaultValueFactory = _ => defaultValue,
-        HelpName = "N",
-        CustomParser = result =>
-        {
-            // Accept 1_000_000 and 1,000,000 as well as 1000000.
-            string text = result.Tokens.Single().Value;
-            string digits = text.Replace("_", "", StringComparison.Ordinal).Replace(",", "", StringComparison.Ordinal);
-            if (!int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < min || n > max)
-            {
-                result.AddError(Invariant($"{name} must be an integer from {min} to {max}, not '{text}'."));
-                return defaultValue;
-            }
-
-            return n;
-        },
-    };
-
-    private static Option<double> Number(string name, string description, double defaultValue, double min, double max) => new(name)
-    {
-        Description = Invariant($"{description} ({min} to {max})"),
-        DefaultValueFactory = _ => defaultValue,
-        HelpName = "X",
-        CustomParser = result =>
-        {
-            string text = result.Tokens.Single().Value;
-            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !(value >= min && value <= max))
-            {
-                result.AddError(Invariant($"{name} must be a number from {min} to {max}, not '{text}'."));
-                return defaultValue;
-            }
-
-            return value;
-        },
-    };
 
     private static string[] Split(ArgumentResult result) => result.Tokens
         .SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
