@@ -68,7 +68,8 @@ public sealed partial class CMapConfig
     /// Chunk size classes in bytes: 1 to 7 ascending powers of two between <see cref="MinChunkSize"/> and
     /// <see cref="MaxChunkSize"/>. A shard appends to chunks of one class at a time and moves to a larger class as its
     /// live bytes grow. Null (the default) means <see cref="DefaultChunkSizes"/>. An entry larger than half a chunk's
-    /// payload gets a block of its own. The map copies the list once, when it is constructed.
+    /// payload (an eighth with <see cref="MaxBytes"/> set) gets a block of its own. With a budget, a shard uses no
+    /// class of which 64 chunks per shard would not fit in it. The map copies the list once, when it is constructed.
     /// </summary>
     public IReadOnlyList<int>? ChunkSizes { get; init; }
 
@@ -178,11 +179,11 @@ public sealed partial class CMapConfig
         int auto = AutomaticShardCount();
         if (MaxBytes is long budget && budget > 0)
         {
-            // A budget caps the shards so that 64 of each shard's smallest chunks fit in it: each shard then has room
-            // for a probation region and a main region of several chunks, so its eviction is not a chunk or two at a
-            // time, and the shards' tails (two each, partly empty) stay a small part of the budget. (A sixteenth of
-            // the budget per four chunks; the hit-ratio figures in docs/benchmarks.md measured the difference.)
-            // Halve until they fit, and until the smallest budget for that many shards does.
+            // A budget caps the shards so that BudgetChunksPerShard of each shard's smallest chunks fit in it: each
+            // shard then has room for a probation region and a main region of several chunks, so its eviction is not a
+            // chunk or two at a time, and the shards' tails (two each, partly empty) stay a small part of the budget
+            // (docs/benchmarks.md, hit ratio, measured the difference). Halve until they fit, and until the smallest
+            // budget for that many shards does.
             int smallest = ChunkSizes is { Count: > 0 } c ? c[0] : DefaultChunkSizes[0];
             while (auto > 1 && ((long)BudgetChunksPerShard * auto * smallest > budget || MinimumMaxBytesFor(auto, smallest) > budget))
             {

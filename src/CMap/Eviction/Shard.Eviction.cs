@@ -10,7 +10,8 @@ namespace CMap;
 /// of the shard's bytes) that is evicted first; an entry read there is promoted with its count back at 0, an entry in
 /// main is kept with its count lowered by one (S3-FIFO's two-bit CLOCK: read three times, it survives three looks), one
 /// evicted unread from probation leaves its fingerprint in the ghost set, and a key written again while its
-/// fingerprint is there enters the main region directly. Eviction counts bytes, never entries: a block holding one large value competes by age like a chunk.
+/// fingerprint is there enters the main region directly. Eviction counts bytes, never entries: a block holding one
+/// large value competes by age like a chunk.
 /// </summary>
 internal sealed unsafe partial class Shard
 {

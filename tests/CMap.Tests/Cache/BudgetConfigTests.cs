@@ -315,4 +315,30 @@ public sealed class BudgetConfigTests(ITestOutputHelper output)
         Assert.Equal(ownBlock, oversize > 0);
         Assert.Equal(valueLength, map.Get("key-0123456789ab"u8)!.Length);
     }
+
+    /// <summary>
+    /// A budget caps the chunk class so that 64 chunks of it per shard fit: a 64 MiB one-shard map may grow to 512 KiB
+    /// chunks (64 of them are 32 MiB) but not to 2 MiB ones, which its live bytes would otherwise reach.
+    /// </summary>
+    [Fact]
+    public void ABudgetCapsTheChunkClassSoSixtyFourChunksPerShardFit()
+    {
+        const long budget = 64L << 20;
+        var value = new byte[1000];
+        using var unbounded = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 5, BackgroundCompaction = false });
+        using var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 5, MaxBytes = budget, BackgroundCompaction = false });
+        for (int i = 0; i < 40_000; i++)
+        {
+            byte[] key = System.Text.Encoding.ASCII.GetBytes($"key-{i:D12}");
+            unbounded.Insert(key, value);
+            map.Insert(key, value);
+        }
+
+        int cls = map.ShardForTests(0).SizeClassForTests;
+        output.WriteLine($"40,000 x 1 KB: class {cls} with the budget, {unbounded.ShardForTests(0).SizeClassForTests} without; {map.GetStatistics().Evictions} evicted");
+        Assert.Equal(2, unbounded.ShardForTests(0).SizeClassForTests); // the policy's choice for ~40 MB live: 2 MiB chunks
+        Assert.Equal(1, cls);
+        Assert.True(64 * (long)CMapConfig.DefaultChunkSizes[cls] <= budget);
+        Assert.Equal(0, map.GetStatistics().Evictions);
+    }
 }
