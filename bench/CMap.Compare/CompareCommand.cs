@@ -99,6 +99,4 @@ internal static class CompareCommand
         // Report order, whatever order they were given in.
         return StoreCatalog.Names.Where(names.Contains).ToArray();
     }
-
-    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

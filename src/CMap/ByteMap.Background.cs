@@ -64,8 +64,8 @@ public sealed partial class ByteMap
 
     /// <summary>
     /// Evicts, a chunk or block at a time and shard after shard, until the settled bytes are back at 96% of the
-    /// budget. Returns false when it stopped first (a bounded number of steps, so that a pass ends; marked entries
-    /// get a second chance and free nothing the first time round).
+    /// budget. Returns false when it stopped first (a bounded number of steps, so that a pass ends; entries with an
+    /// access count get a second chance, up to three, and free nothing until it runs out).
     /// </summary>
     private bool EvictToBudgetUnderGate()
     {

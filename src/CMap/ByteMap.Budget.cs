@@ -62,10 +62,10 @@ public sealed partial class ByteMap
     /// <summary>
     /// Makes room for a write of <paramref name="incoming"/> native bytes: first a non-blocking drain (retired bytes
     /// readers have left count against the budget); then, if the settled bytes still leave no room (the compactor
-    /// has fallen behind), the writer evicts inline, by the compactor's own policy (oldest first, marked entries kept
-    /// with a second chance): its own shard first, then the others in turn; then, copying nothing, it drops unmarked
-    /// entries and clears the marks of the rest (CLOCK's second chance in place); only as a last resort everything,
-    /// tails too. It takes one shard's lock at a time (never two, so there is no lock order to break) and never waits
+    /// has fallen behind), the writer evicts inline, by the compactor's own policy (oldest first, entries with an access
+    /// count kept with a second chance and the count lowered): its own shard first, then the others in turn; then,
+    /// copying nothing, it drops entries whose count is 0 and resets the rest to 0 (CLOCK's second chance in place);
+    /// only as a last resort everything, tails too. It takes one shard's lock at a time (never two, so there is no lock order to break) and never waits
     /// for the compactor. Writes in flight at once may each pass the check: the
     /// bound is the budget plus what they write.
     /// </summary>
@@ -83,9 +83,10 @@ public sealed partial class ByteMap
             GiveUpPooledMemory();
         }
 
-        // As the compactor would: a chunk at a time, marked entries moved to main with their marks cleared. When
-        // everything is hot, the first round only clears marks (and frees nothing), so the bound is generous; it stops
-        // early once a whole round over the shards found nothing to evict.
+        // As the compactor would: a chunk at a time, counted entries moved to main with their counts lowered. When
+        // everything is hot this frees little (an entry read three times survives three looks), so the bound is
+        // generous and the in-place passes below follow; it stops early once a whole round over the shards found
+        // nothing to evict.
         int start = Interlocked.Increment(ref _inlineCursor);
         for (int step = 0, idle = 0; step < 64 * _shards.Length && idle < _shards.Length && budget.MustEvictInline(incoming); step++)
         {

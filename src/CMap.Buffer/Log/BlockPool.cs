@@ -132,7 +132,8 @@ internal sealed unsafe class BlockPool : IDisposable
 
         try
         {
-            // Bounded: every slot holds at least a block of half the smallest chunk, and the bytes are capped. Both
+            // Bounded: every slot holds a block of at least an eighth of the smallest chunk's payload (I8), and the
+            // bytes are capped. Both
             // arrays are allocated before either is replaced, so a failure leaves them matching.
             var blocks = new nint[_blocks.Length * 2];
             var capacities = new long[blocks.Length];

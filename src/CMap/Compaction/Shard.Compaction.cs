@@ -101,7 +101,7 @@ internal sealed unsafe partial class Shard
     /// <summary>
     /// What moving <paramref name="c"/>'s live entries out would free beyond their own size: its dead entries, plus its
     /// slack when it was sealed far from full (over half its payload unused). A chunk sealed in the normal way has
-    /// less slack than one entry (entries over half a payload get their own block [I8]), and copying its entries
+    /// less slack than one entry (entries over half a payload, or an eighth with a budget, get their own block [I8]), and copying its entries
     /// would only leave the same slack in another chunk, so that slack does not count.
     /// </summary>
     private static long ReclaimableOf(Chunk c)

@@ -59,8 +59,8 @@ internal sealed unsafe partial class Shard
     /// A writer's fallback when its write would take the map past its budget and the compactor has fallen behind:
     /// under this shard's lock, drops its oldest entries, marked or not (no copies, so it allocates nothing), until the
     /// settled bytes leave room for <paramref name="incoming"/> or nothing evictable is left. With
-    /// <paramref name="lastResort"/> unset, an entry a read marked is kept in place with its mark cleared (CLOCK's
-    /// second chance, without a copy); set, everything goes, the tails too. Never waits for the compactor. Returns
+    /// <paramref name="lastResort"/> unset, an entry read since eviction last saw it is kept in place with its count
+    /// back at 0 (CLOCK's second chance, without a copy); set, everything goes, the tails too. Never waits for the compactor. Returns
     /// whether it evicted anything.
     /// </summary>
     internal bool MakeRoom(long incoming, bool lastResort)
@@ -172,8 +172,9 @@ internal sealed unsafe partial class Shard
     }
 
     /// <summary>
-    /// Evicts or keeps the one entry of a large-value block. Kept (marked, and <paramref name="secondChance"/>): the
-    /// block moves to the head of the main region's list with the mark cleared; no bytes are copied. False when the
+    /// Evicts or keeps the one entry of a large-value block. Kept (count above 0, and <paramref name="secondChance"/>):
+    /// the block moves to the head of the main region's list, its count reset (from probation) or lowered by one (in
+    /// main); no bytes are copied. False when the
     /// block holds no published entry yet: a large move's copy, reserved but not yet filled [C6].
     /// </summary>
     private bool EvictBlockUnsynchronized(ChunkHeader* h, bool secondChance)
@@ -219,7 +220,8 @@ internal sealed unsafe partial class Shard
 
     /// <summary>
     /// Inline eviction of a sealed chunk under the lock, copying nothing: every live entry is dropped (with
-    /// <paramref name="keepMarked"/>, those a read marked stay, unmarked), then the chunk retires if it emptied.
+    /// <paramref name="keepMarked"/>, those read since eviction last saw them stay, their count back at 0), then the
+    /// chunk retires if it emptied.
     /// Returns whether it did.
     /// </summary>
     private bool DropChunkUnsynchronized(Chunk chunk, bool keepMarked)
@@ -272,9 +274,11 @@ internal sealed unsafe partial class Shard
 
                 if (keepMarked && !expired && IndexWord.IsMarked(word))
                 {
-                    // [I9] Only readers change this word under the lock, and only its count: a lower count stored
-                    // over a read that raced it only makes the entry look colder.
-                    Volatile.Write(ref IndexTable.Slots(t)[slot], IndexWord.Cooled(word));
+                    // [I9] Only readers change this word under the lock, and only its count: a count of 0 stored over
+                    // a read that raced it only makes the entry look colder. The emergency path keeps an entry once
+                    // (CLOCK's second chance), whatever its count, so that a writer over budget frees memory within
+                    // two passes even when everything is hot; the compactor's walk lowers counts one at a time.
+                    Volatile.Write(ref IndexTable.Slots(t)[slot], IndexWord.Unmarked(word));
                     Volatile.Write(ref _secondChances, _secondChances + 1);
                     continue;
                 }

@@ -36,7 +36,7 @@ internal sealed unsafe partial class Shard
                 continue;
             }
 
-            // The index keeps only a 13-bit tag, so the slot comes from hashing the key again.
+            // The index keeps only an 11-bit tag, so the slot comes from hashing the key again.
             ulong h = _settings.Hasher.Hash(new EntryReader(IndexWord.Address(w)).Key);
             Probe.Find(fresh, h, default(NoMatch), out _, out long at);
             dst[at] = w; // the fresh table is not yet published: plain stores

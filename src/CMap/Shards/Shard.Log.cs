@@ -49,9 +49,20 @@ internal sealed unsafe partial class Shard
         return size > EntryLimitOf(chunk) ? Chunk.HeaderSize + size + Chunk.TailPadding : chunk;
     }
 
-    /// <summary>[I8] Entries above half a chunk's payload (an eighth with a budget) get a block of their own.</summary>
+    /// <summary>
+    /// [I8] Entries above half a chunk's payload get a block of their own; with a budget, above an eighth of it, but
+    /// never below <see cref="MinOwnBlockEntryBytes"/> (or half the payload, if that is less): a block's header and the
+    /// allocator's overhead would weigh too much on smaller entries.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private long EntryLimitOf(int chunkCapacity) => Chunk.PayloadCapacity(chunkCapacity) >> _largeEntryShift;
+    private long EntryLimitOf(int chunkCapacity)
+    {
+        long payload = Chunk.PayloadCapacity(chunkCapacity);
+        return Math.Max(payload >> _largeEntryShift, Math.Min(payload >> 1, MinOwnBlockEntryBytes));
+    }
+
+    /// <summary>With a budget, the smallest entry that gets a block of its own in chunks big enough [I8].</summary>
+    private const long MinOwnBlockEntryBytes = 4096;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private byte* AppendSlowUnsynchronized(long size, byte region, out int sizeClass)

@@ -18,12 +18,12 @@ public sealed class AccessCountTests(ITestOutputHelper output)
     private static readonly byte[] s_hot = "hot-key-00000000"u8.ToArray();
     private static readonly byte[] s_warm = "warm-key-0000000"u8.ToArray();
 
-    private static ByteMap NewMap() => new(new CMapConfig
+    private static ByteMap NewMap(int chunkSize = 4096) => new(new CMapConfig
     {
         ShardCount = 1,
         Seed = 23,
         MaxBytes = 64L << 20,
-        ChunkSizes = [4096],
+        ChunkSizes = [chunkSize],
         BackgroundCompaction = false,
     });
 
@@ -81,12 +81,19 @@ public sealed class AccessCountTests(ITestOutputHelper output)
         Assert.Equal(0, map.AccessCountForTests(s_hot));
     }
 
-    [Fact]
-    public void AnEntryReadThreeTimesOutlivesOneReadOnceByTwoLooks()
+    /// <summary>
+    /// 64-byte values in 4 KiB chunks move in batches under the lock; 40,000-byte values in 1 MiB chunks (over a batch's
+    /// 32 KiB, under an eighth of the payload, so still in a chunk) move outside the lock [C6]: both carry the count.
+    /// </summary>
+    [Theory]
+    [InlineData(4096, 64)]
+    [InlineData(1 << 20, 40_000)]
+    public void AnEntryReadThreeTimesOutlivesOneReadOnceByTwoLooks(int chunkSize, int valueLength)
     {
-        using ByteMap map = NewMap();
-        PromoteHotAndWarm(map, valueLength: 64);
-        ReadHotThriceWarmOnce(map, 64);
+        using ByteMap map = NewMap(chunkSize);
+        PromoteHotAndWarm(map, valueLength);
+        Assert.Equal(0, map.GetStatistics().OversizeBytes); // every entry lives in a chunk
+        ReadHotThriceWarmOnce(map, valueLength);
 
         // Both sit in main's tail chunk: each look seals it and walks it, keeping (and copying) what is still counted.
         var hot = new List<int>();
@@ -98,7 +105,8 @@ public sealed class AccessCountTests(ITestOutputHelper output)
             warm.Add(map.AccessCountForTests(s_warm));
         }
 
-        output.WriteLine($"hot: {string.Join(", ", hot)}; warm: {string.Join(", ", warm)} (-1: evicted)");
+        output.WriteLine($"hot: {string.Join(", ", hot)}; warm: {string.Join(", ", warm)} (-1: evicted); {map.LargeMovesOutsideLockForTests} moves outside the lock");
+        Assert.True(valueLength < 32 << 10 || map.LargeMovesOutsideLockForTests >= 4, "the large values were not moved outside the lock");
         Assert.Equal([2, 1, 0, -1], hot);
         Assert.Equal([0, -1, -1, -1], warm);
     }

@@ -503,7 +503,8 @@ public sealed class ConcurrencyStressTests(ITestOutputHelper output)
             Seed = (ulong)seed,
             ChunkSizes = [1024, 4096],
             CompactionMinDeadBytes = 4096,
-            // Keep 3 tag bits, 2 shard bits and 4 first-slot bits: keys of different writers share probe chains.
+            // Keep 1 tag bit (61; hash bits 62-63 are not stored), 2 shard bits and 4 first-slot bits: keys of different
+            // writers share probe chains and most share a tag.
             HashMask = collisions ? 0xE000_0003_0000_000FUL : ulong.MaxValue,
         });
         byte[][] keys = StressValue.Keys(keyCount);
