@@ -74,7 +74,7 @@ public sealed unsafe class ChunkPoolTests
         for (int i = 0; i < others.Length; i++)
         {
             others[i] = pool.Rent(0);
-            Assert.NotSame(c, others[i]);
+            Assert.True(c != others[i]);
         }
 
         foreach (Chunk o in others)
@@ -83,7 +83,7 @@ public sealed unsafe class ChunkPoolTests
         }
 
         Chunk again = pool.Rent(0);
-        Assert.Same(c, again);
+        Assert.True(c == again);
         Assert.Equal(Chunk.HeaderSize, again.Header->Used);
         pool.Return(again);
     }

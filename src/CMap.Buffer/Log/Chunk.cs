@@ -58,11 +58,13 @@ internal unsafe struct ChunkHeader
 }
 
 /// <summary>
-/// A block of native memory that a shard appends entries to. Regular chunks are aligned to their own size (a
-/// power of two), so the chunk that holds an entry is found from the entry's address alone:
-/// <c>base = address &amp; ~(size - 1)</c>. Oversize blocks hold one entry at <see cref="HeaderSize"/>.
+/// A block of native memory that a shard appends entries to, named by its header's address: a chunk has no managed
+/// object while it is in use, so a map's chunks cost the garbage collector nothing to walk (its free chunks are held
+/// by <see cref="ChunkPool"/>). Regular chunks are aligned to their own size (a power of two), so the chunk that holds
+/// an entry is found from the entry's address alone: <c>base = address &amp; ~(size - 1)</c>. Oversize blocks hold one
+/// entry at <see cref="HeaderSize"/>. <c>default</c> is no chunk.
 /// </summary>
-internal sealed unsafe class Chunk : IDisposable
+internal readonly unsafe struct Chunk : IEquatable<Chunk>
 {
     internal const int HeaderSize = 64;
 
@@ -82,58 +84,28 @@ internal sealed unsafe class Chunk : IDisposable
     /// <summary>The eviction region of entries read while on probation, or readmitted from the ghost set.</summary>
     internal const byte MainRegion = 1;
 
-    private readonly NativeArena _arena;
-    private readonly ChunkPool? _owner;
-    private byte* _base;
+    private readonly ChunkHeader* _header;
 
-    internal Chunk(NativeArena arena, int capacity, int sizeClass, ChunkPool? owner = null)
-    {
-        _arena = arena;
-        _owner = owner;
-        Capacity = capacity;
-        SizeClass = sizeClass;
-        Rearm();
-    }
+    internal Chunk(ChunkHeader* header) => _header = header;
 
-    /// <summary>
-    /// Gives a freed chunk object new native memory, so that chunk churn (compaction, pools trimming) does not
-    /// allocate managed objects once warm. Throws out-of-memory and stays freed on failure.
-    /// </summary>
-    internal void Rearm()
-    {
-        _base = (byte*)_arena.Alloc((nuint)Capacity, (nuint)Capacity);
-        Reset();
-    }
+    /// <summary>True for <c>default</c>: no chunk.</summary>
+    internal bool IsNull => _header == null;
 
-    internal byte* Base => _base;
+    internal byte* Base => (byte*)_header;
 
-    /// <summary>True once the chunk's memory went back to the OS (until it is re-armed).</summary>
-    internal bool IsFreed => _base == null;
+    internal ChunkHeader* Header => _header;
 
-    internal ChunkHeader* Header => (ChunkHeader*)_base;
+    /// <summary>Total bytes of the chunk, header included (read from its header: only while the chunk is held).</summary>
+    internal int Capacity => _header->Capacity;
 
-    internal int Capacity { get; }
-
-    internal int SizeClass { get; }
-
-    /// <summary>
-    /// Managed copy of the header's list index, kept in step by the owning shard under its lock: -1 once the chunk
-    /// is retired. A compactor validates a chunk it chose earlier with this, never by reading the chunk's memory,
-    /// which may have been freed since.
-    /// </summary>
-    internal int ListIndex { get; set; } = -1;
-
-    /// <summary>The retire list's link while the chunk waits out its grace period (guarded by that list's lock).</summary>
-    internal Chunk? RetiredNext { get; set; }
-
-    /// <summary>The epoch the chunk was retired at (guarded by the retire list's lock).</summary>
-    internal long RetiredEpoch { get; set; }
+    /// <summary>The chunk's size class (read from its header: only while the chunk is held).</summary>
+    internal int SizeClass => _header->SizeClass;
 
     /// <summary>Payload bytes a fresh chunk of this capacity can take.</summary>
     internal static int PayloadCapacity(int capacity) => capacity - HeaderSize - TailPadding;
 
     /// <summary>Makes the chunk empty again before it is handed out.</summary>
-    internal void Reset() => InitHeader(Header, HeaderSize, Capacity, SizeClass);
+    internal void Reset() => InitHeader(_header, HeaderSize, _header->Capacity, _header->SizeClass);
 
     /// <summary>Writes a fresh header: nothing live or dead, in no list, in the probation region, never swept.</summary>
     internal static void InitHeader(ChunkHeader* h, int used, int capacity, int sizeClass)
@@ -146,21 +118,9 @@ internal sealed unsafe class Chunk : IDisposable
         h->SweepAt = long.MaxValue;
     }
 
-    /// <summary>Fills the payload with <paramref name="pattern"/> (use-after-free detection in tests).</summary>
+    /// <summary>Fills the payload with <paramref name="pattern"/> (use-after-free detection in tests); the header stays.</summary>
     internal void Poison(byte pattern) =>
-        new Span<byte>(_base + HeaderSize, Capacity - HeaderSize).Fill(pattern);
-
-    /// <summary>Returns the chunk's memory to the OS. Idempotent.</summary>
-    public void Dispose()
-    {
-        byte* p = _base;
-        if (p != null)
-        {
-            _base = null;
-            _arena.Free(p, (nuint)Capacity);
-            _owner?.Shelve(this);
-        }
-    }
+        new Span<byte>(Base + HeaderSize, Capacity - HeaderSize).Fill(pattern);
 
     /// <summary>The header of the block that holds the entry at <paramref name="entry"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -169,7 +129,17 @@ internal sealed unsafe class Chunk : IDisposable
             ? (ChunkHeader*)(entry - HeaderSize)
             : (ChunkHeader*)((nuint)entry & ~((nuint)classSizes[sizeClass] - 1));
 
-    public override string ToString() => _base == null ? "Chunk(freed)" : Header->ToString();
+    public bool Equals(Chunk other) => _header == other._header;
+
+    public override bool Equals(object? obj) => obj is Chunk other && Equals(other);
+
+    public override int GetHashCode() => ((nint)_header).GetHashCode();
+
+    public static bool operator ==(Chunk left, Chunk right) => left._header == right._header;
+
+    public static bool operator !=(Chunk left, Chunk right) => left._header != right._header;
+
+    public override string ToString() => _header == null ? "Chunk(none)" : _header->ToString();
 }
 
 /// <summary>Counters shared by a map's chunk pools. Written with Interlocked by any thread.</summary>
@@ -177,6 +147,6 @@ internal sealed class ChunkCounters
 {
     internal long ChunksAllocated;
     internal long ChunksReturnedToOs;
-    /// <summary>Managed <see cref="Chunk"/> objects constructed (the rest were re-armed shells).</summary>
+    /// <summary>Managed holders of free chunks constructed (the pool's; in-use chunks have none).</summary>
     internal long ChunkObjectsCreated;
 }

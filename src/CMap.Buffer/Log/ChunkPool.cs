@@ -6,24 +6,27 @@ using Microsoft.Extensions.ObjectPool;
 namespace CMap.Buffer;
 
 /// <summary>
-/// One <see cref="ObjectPool{T}"/> per chunk size class. Chunks are <see cref="IDisposable"/>, so the pools built by
-/// <see cref="DefaultObjectPoolProvider"/> dispose (return to the OS) every chunk handed back beyond a class's
-/// retained limit, and every retained chunk when the pool itself is disposed.
+/// One <see cref="ObjectPool{T}"/> of free chunks per size class. A chunk in use has no managed object (it is a
+/// <see cref="Chunk"/>, its header's address); a free one waits in its pool inside a <see cref="FreeChunk"/>, a
+/// holder that is <see cref="IDisposable"/>, so the pools built by <see cref="DefaultObjectPoolProvider"/> dispose
+/// (return to the OS) every chunk handed back beyond a class's retained limit, and every retained chunk when the pool
+/// itself is disposed. Holders are reused (<see cref="_shells"/>), so chunk churn allocates no managed object once warm.
 /// </summary>
-internal sealed class ChunkPool : IDisposable
+internal sealed unsafe class ChunkPool : IDisposable
 {
     private readonly int[] _classSizes;
     // Replaced (and the old pools disposed) by Trim. Rent, Return and Trim hold _poolsLock, which is a leaf lock.
-    private readonly ObjectPool<Chunk>[] _pools;
+    private readonly ObjectPool<FreeChunk>[] _pools;
     private readonly int[] _maxRetained;
     private readonly Lock _poolsLock = new();
 
-    // Chunk objects whose memory went back to the OS, kept per class for Rearm so that creating a chunk does not
-    // allocate a managed object once warm. Guarded by _shellsLock, a leaf lock (Chunk.Dispose runs under _poolsLock).
-    private readonly Stack<Chunk>[] _shells;
+    // Holders with no memory, per class: a rented chunk leaves its holder here, and a returned one takes it back.
+    // Guarded by _shellsLock, a leaf lock (FreeChunk.Dispose runs under _poolsLock).
+    private readonly Stack<FreeChunk>[] _shells;
+    private readonly int[] _maxShells;
     private readonly Lock _shellsLock = new();
 
-    /// <summary>Freed chunk objects kept for reuse per class; beyond this they are left to the GC.</summary>
+    /// <summary>Empty holders kept for reuse per class, at least (a class keeps as many as it retains chunks).</summary>
     internal const int MaxShells = 256;
     private readonly ChunkCounters _counters;
     private readonly NativeArena _arena;
@@ -44,14 +47,16 @@ internal sealed class ChunkPool : IDisposable
         Blocks = new BlockPool(arena, poisonOnReturn ? 0 : maxRetainedBlockBytes);
         _classSizes = classSizes;
         _counters = new ChunkCounters();
-        _pools = new ObjectPool<Chunk>[classSizes.Length];
+        _pools = new ObjectPool<FreeChunk>[classSizes.Length];
         _quarantine = poisonOnReturn ? new Queue<Chunk>() : null;
         _maxRetained = maxRetained;
-        _shells = new Stack<Chunk>[classSizes.Length];
+        _shells = new Stack<FreeChunk>[classSizes.Length];
+        _maxShells = new int[classSizes.Length];
         for (int i = 0; i < classSizes.Length; i++)
         {
-            // Full size up front: growing it would allocate on whichever writer's drain first overflows a pool.
-            _shells[i] = new Stack<Chunk>(MaxShells);
+            // Full size up front: growing it would allocate on whichever drain first overflows it.
+            _maxShells[i] = Math.Max(MaxShells, maxRetained[i] + 1);
+            _shells[i] = new Stack<FreeChunk>(_maxShells[i]);
         }
 
         for (int i = 0; i < classSizes.Length; i++)
@@ -75,18 +80,19 @@ internal sealed class ChunkPool : IDisposable
     /// <summary>A chunk of class <paramref name="sizeClass"/>, reset to empty. Throws <see cref="OutOfMemoryException"/>.</summary>
     internal Chunk Rent(int sizeClass)
     {
-        Chunk c;
         lock (_poolsLock)
         {
             long created = _counters.ChunksAllocated;
-            c = _pools[sizeClass].Get();
+            FreeChunk free = _pools[sizeClass].Get();
             if (_counters.ChunksAllocated == created)
             {
                 Volatile.Write(ref _retainedChunks, _retainedChunks - 1); // reused a retained chunk
             }
-        }
 
-        return c;
+            Chunk c = free.Detach();
+            Shelve(free);
+            return c;
+        }
     }
 
     // Chunks the pools hold for reuse. Written under _poolsLock; read racily by HasRetained.
@@ -108,7 +114,7 @@ internal sealed class ChunkPool : IDisposable
         }
 
         chunk.Poison(PoisonByte);
-        Chunk? release = null;
+        Chunk release = default;
         lock (_quarantine)
         {
             _quarantine.Enqueue(chunk);
@@ -118,7 +124,7 @@ internal sealed class ChunkPool : IDisposable
             }
         }
 
-        if (release is not null)
+        if (!release.IsNull)
         {
             ReturnToPool(release);
         }
@@ -133,76 +139,78 @@ internal sealed class ChunkPool : IDisposable
             Volatile.Write(ref _retainedChunks, 0);
             for (int i = 0; i < _pools.Length; i++)
             {
-                ObjectPool<Chunk> old = _pools[i];
+                ObjectPool<FreeChunk> old = _pools[i];
                 _pools[i] = CreatePool(i);
                 (old as IDisposable)?.Dispose();
             }
         }
     }
 
-    /// <summary>Called by <see cref="Chunk.Dispose"/> once the chunk's memory is freed.</summary>
-    internal void Shelve(Chunk chunk)
+    /// <summary>Keeps an empty holder for reuse (after a rent took its chunk, or its chunk went back to the OS).</summary>
+    private void Shelve(FreeChunk holder)
     {
-        Interlocked.Increment(ref _counters.ChunksReturnedToOs);
         lock (_shellsLock)
         {
-            Stack<Chunk> shells = _shells[chunk.SizeClass];
-            if (shells.Count < MaxShells)
+            Stack<FreeChunk> shells = _shells[holder.SizeClass];
+            if (shells.Count < _maxShells[holder.SizeClass])
             {
-                shells.Push(chunk);
+                shells.Push(holder);
             }
         }
     }
 
-    private Chunk CreateChunk(int sizeClass)
+    private FreeChunk TakeShell(int sizeClass)
     {
-        Chunk? shell;
         lock (_shellsLock)
         {
-            // CA2000 (Reliability, all): a shell is a chunk whose memory is already freed, owned by this pool; it is
-            // returned to the caller or pushed back below, never dropped, so there is nothing to dispose here.
+            // CA2000 (Reliability, all): a shell holds no memory; it is filled and handed to a pool by the caller.
 #pragma warning disable CA2000
-            _shells[sizeClass].TryPop(out shell);
+            if (_shells[sizeClass].TryPop(out FreeChunk? shell))
+            {
+                return shell;
+            }
 #pragma warning restore CA2000
         }
 
-        if (shell is null)
-        {
-            var c = new Chunk(_arena, _classSizes[sizeClass], sizeClass, this);
-            Interlocked.Increment(ref _counters.ChunkObjectsCreated);
-            return c;
-        }
+        Interlocked.Increment(ref _counters.ChunkObjectsCreated);
+        return new FreeChunk(this, _classSizes[sizeClass], sizeClass);
+    }
 
+    /// <summary>A new chunk's memory in a holder (the pool's policy, when a class has none retained).</summary>
+    private FreeChunk CreateFree(int sizeClass)
+    {
+        FreeChunk holder = TakeShell(sizeClass);
         try
         {
-            shell.Rearm();
+            holder.Arm((byte*)_arena.Alloc((nuint)_classSizes[sizeClass], (nuint)_classSizes[sizeClass]));
         }
         catch (OutOfMemoryException)
         {
-            lock (_shellsLock)
-            {
-                _shells[sizeClass].Push(shell);
-            }
-
+            Shelve(holder);
             throw;
         }
 
-        return shell;
+        return holder;
     }
 
     private void ReturnToPool(Chunk chunk)
     {
         lock (_poolsLock)
         {
-            _pools[chunk.SizeClass].Return(chunk);
-            if (!chunk.IsFreed)
+            // CA2000 (Reliability, all): the holder goes to the pool, which keeps it or disposes it.
+#pragma warning disable CA2000
+            FreeChunk holder = TakeShell(chunk.SizeClass);
+#pragma warning restore CA2000
+            holder.Arm(chunk.Base);
+            _pools[holder.SizeClass].Return(holder); // disposes the holder (freeing the chunk) when the class is full
+            if (!holder.IsFreed)
             {
                 Volatile.Write(ref _retainedChunks, _retainedChunks + 1); // kept, not given back to the OS
             }
         }
     }
 
-    private ObjectPool<Chunk> CreatePool(int sizeClass)
+    private ObjectPool<FreeChunk> CreatePool(int sizeClass)
     {
         var provider = new DefaultObjectPoolProvider { MaximumRetained = Math.Max(1, _maxRetained[sizeClass]) };
         return provider.Create(new Policy(this, sizeClass, _maxRetained[sizeClass] == 0));
@@ -214,7 +222,7 @@ internal sealed class ChunkPool : IDisposable
         {
             lock (_quarantine)
             {
-                while (_quarantine.TryDequeue(out Chunk? c))
+                while (_quarantine.TryDequeue(out Chunk c))
                 {
                     ReturnToPool(c);
                 }
@@ -223,7 +231,7 @@ internal sealed class ChunkPool : IDisposable
 
         lock (_poolsLock)
         {
-            foreach (ObjectPool<Chunk> p in _pools)
+            foreach (ObjectPool<FreeChunk> p in _pools)
             {
                 (p as IDisposable)?.Dispose();
             }
@@ -232,19 +240,61 @@ internal sealed class ChunkPool : IDisposable
         Blocks.Dispose();
     }
 
-    private sealed class Policy(ChunkPool owner, int sizeClass, bool retainNone) : IPooledObjectPolicy<Chunk>
+    private sealed class Policy(ChunkPool owner, int sizeClass, bool retainNone) : IPooledObjectPolicy<FreeChunk>
     {
-        public Chunk Create()
+        public FreeChunk Create()
         {
-            Chunk c = owner.CreateChunk(sizeClass);
+            FreeChunk c = owner.CreateFree(sizeClass);
             Interlocked.Increment(ref owner._counters.ChunksAllocated);
             return c;
         }
 
-        public bool Return(Chunk obj)
+        public bool Return(FreeChunk obj)
         {
-            obj.Reset();
+            obj.Chunk.Reset();
             return !retainNone;
+        }
+    }
+
+    /// <summary>
+    /// A free chunk's managed holder while it waits in a pool (a pooled object must be a class), or an empty shell
+    /// waiting for the next one. Disposing it returns the chunk's memory to the OS.
+    /// </summary>
+    private sealed class FreeChunk(ChunkPool owner, int capacity, int sizeClass) : IDisposable
+    {
+        private byte* _base;
+
+        internal int SizeClass { get; } = sizeClass;
+
+        internal bool IsFreed => _base == null;
+
+        internal Chunk Chunk => new((ChunkHeader*)_base);
+
+        /// <summary>Takes <paramref name="memory"/>, a chunk of this class, and makes its header that of an empty chunk.</summary>
+        internal void Arm(byte* memory)
+        {
+            _base = memory;
+            Chunk.InitHeader((ChunkHeader*)memory, Chunk.HeaderSize, capacity, SizeClass);
+        }
+
+        /// <summary>Hands the chunk out, leaving an empty shell.</summary>
+        internal Chunk Detach()
+        {
+            Chunk c = Chunk;
+            _base = null;
+            return c;
+        }
+
+        public void Dispose()
+        {
+            byte* p = _base;
+            if (p != null)
+            {
+                _base = null;
+                owner._arena.Free(p, (nuint)capacity);
+                Interlocked.Increment(ref owner._counters.ChunksReturnedToOs);
+                owner.Shelve(this);
+            }
         }
     }
 }

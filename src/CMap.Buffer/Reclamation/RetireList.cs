@@ -7,9 +7,9 @@ namespace CMap.Buffer;
 
 /// <summary>
 /// Memory a map has unpublished but its readers may still hold: index tables, chunks and oversize blocks, each freed
-/// once its map's <see cref="EpochDomain"/> moves past the epoch it was retired at. Two intrusive FIFO lists, so that
-/// retiring never allocates and so can never fail after the item was unpublished: chunks link through fields of
-/// their managed <see cref="Chunk"/> object, native blocks through a <see cref="RetireLink"/> in their own header.
+/// once its map's <see cref="EpochDomain"/> moves past the epoch it was retired at. Two intrusive FIFO lists (chunks,
+/// and other native blocks), so that retiring never allocates and so can never fail after the item was unpublished:
+/// each item links through a <see cref="RetireLink"/> in its own header.
 /// Epochs are taken under the lock, so each list is in epoch order and a drain frees a prefix of it.
 /// </summary>
 internal sealed unsafe class RetireList
@@ -36,8 +36,8 @@ internal sealed unsafe class RetireList
 
     // Everything below is guarded by _lock. Counters are also read racily (Volatile) by statistics.
     private readonly Lock _lock = new();
-    private Chunk? _chunkHead;
-    private Chunk? _chunkTail;
+    private RetireLink* _chunkHead;
+    private RetireLink* _chunkTail;
     private RetireLink* _blockHead;
     private RetireLink* _blockTail;
     private int _count;
@@ -118,23 +118,28 @@ internal sealed unsafe class RetireList
     /// <summary>Retires a chunk; after the grace period it goes back to its pool. The chunk must be unpublished.</summary>
     internal void Retire(Chunk chunk)
     {
+        // Bytes 40-63 of the header become the list's, as for a block: no reader reads a chunk's header, and the
+        // chunk's size and class (bytes 20-28), which its pool reads back, stay as they are.
+        var link = (RetireLink*)(chunk.Base + RetireLink.Offset);
+        long bytes = chunk.Capacity;
         bool attempt;
         lock (_lock)
         {
             // [E4] The caller unpublished the chunk; the bump orders that before the new epoch.
-            chunk.RetiredEpoch = _epoch.BumpForRetire();
-            chunk.RetiredNext = null;
-            if (_chunkTail is null)
+            link->Epoch = _epoch.BumpForRetire();
+            link->Bytes = bytes;
+            link->Next = null;
+            if (_chunkTail == null)
             {
-                _chunkHead = chunk;
+                _chunkHead = link;
             }
             else
             {
-                _chunkTail.RetiredNext = chunk;
+                _chunkTail->Next = link;
             }
 
-            _chunkTail = chunk;
-            attempt = CountUnsynchronized(chunk.Capacity);
+            _chunkTail = link;
+            attempt = CountUnsynchronized(bytes);
         }
 
         if (attempt)
@@ -183,7 +188,7 @@ internal sealed unsafe class RetireList
 
     /// <summary>The retirement epoch of the oldest pending item (each list is in epoch order), or long.MaxValue.</summary>
     private long OldestEpochUnsynchronized =>
-        Math.Min(_chunkHead?.RetiredEpoch ?? long.MaxValue, _blockHead != null ? _blockHead->Epoch : long.MaxValue);
+        Math.Min(_chunkHead != null ? _chunkHead->Epoch : long.MaxValue, _blockHead != null ? _blockHead->Epoch : long.MaxValue);
 
     private bool CountUnsynchronized(long bytes)
     {
@@ -260,16 +265,16 @@ internal sealed unsafe class RetireList
 
             int released = 0;
             long releasedBytes = 0;
-            while (_chunkHead is { } c && (c.RetiredEpoch < safe || skipGraceForChunks) && c.RetiredEpoch <= limit)
+            while (_chunkHead != null && (_chunkHead->Epoch < safe || skipGraceForChunks) && _chunkHead->Epoch <= limit)
             {
-                _chunkHead = c.RetiredNext;
-                c.RetiredNext = null;
-                releasedBytes += c.Capacity;
+                RetireLink* link = _chunkHead;
+                _chunkHead = link->Next;
+                releasedBytes += link->Bytes;
                 released++;
-                _pool.Return(c);
+                _pool.Return(new Chunk((ChunkHeader*)((byte*)link - RetireLink.Offset)));
             }
 
-            if (_chunkHead is null)
+            if (_chunkHead == null)
             {
                 _chunkTail = null;
             }
@@ -313,8 +318,8 @@ internal sealed unsafe class RetireList
 
 /// <summary>
 /// The retire list's link, written into bytes 40–63 of a retired native block's 64-byte header: an index table's
-/// header leaves them unused, and an oversize block's <see cref="ChunkHeader"/> keeps its oversize-list links there,
-/// which are dead once the block is unlinked and retired.
+/// header leaves them unused, and a chunk's or oversize block's <see cref="ChunkHeader"/> keeps its oversize-list
+/// links and sweep time there, which are dead once it is unpublished and retired.
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Size = Size)]
 internal unsafe struct RetireLink

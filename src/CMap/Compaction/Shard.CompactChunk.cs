@@ -24,9 +24,10 @@ internal sealed unsafe partial class Shard
 {
     /// <summary>
     /// Walks <paramref name="chunk"/> as <paramref name="walk"/> says; compaction and eviction retire it at the end.
-    /// False if the shard was cleared or disposed meanwhile.
+    /// <paramref name="listIndex"/> is where the chunk was in the shard's list when it was chosen. False if the shard
+    /// was cleared or disposed meanwhile.
     /// </summary>
-    private bool WalkChunk(Chunk chunk, long generation, ChunkWalk walk)
+    private bool WalkChunk(Chunk chunk, int listIndex, long generation, ChunkWalk walk)
     {
         int offset = Chunk.HeaderSize;
         long moved = 0;
@@ -54,8 +55,7 @@ internal sealed unsafe partial class Shard
                 {
                     // [C3] Chosen before this lock hold: skip it if its entries all died meanwhile (it was retired,
                     // and may even have been rented again). Only a sweep may walk a tail, which stays in place.
-                    int index = chunk.ListIndex;
-                    if (index < 0 || index >= _chunks.Count || _chunks[index] != chunk ||
+                    if (IndexOfChunkUnsynchronized(chunk, listIndex) < 0 ||
                         (walk != ChunkWalk.Sweep && IsTailUnsynchronized(chunk)) || (chunk.Header->Flags & Chunk.PinnedFlag) != 0)
                     {
                         return true;

@@ -46,7 +46,7 @@ internal sealed unsafe partial class Shard
     private long _largeMovesLostToWriters;
 
     // The compactor's candidate list; touched only by the thread holding the map's compaction gate.
-    private readonly List<(Chunk Chunk, long Reclaimable)> _candidates = [];
+    private readonly List<WalkCandidate> _candidates = [];
 
     internal long ChunksCompacted => Volatile.Read(ref _chunksCompacted);
 
@@ -70,7 +70,7 @@ internal sealed unsafe partial class Shard
 
     /// <summary>Dead entry bytes compaction can reclaim: all but those in the tail, which is still being appended to.</summary>
     private long ReclaimableBytesUnsynchronized =>
-        _deadBytes - (_tail is { } t ? t.Header->DeadBytes : 0) - (_mainTail is { } m ? m.Header->DeadBytes : 0);
+        _deadBytes - (_tail.IsNull ? 0 : _tail.Header->DeadBytes) - (_mainTail.IsNull ? 0 : _mainTail.Header->DeadBytes);
 
     /// <summary>After an entry died: ask for a pass once reclaimable dead bytes cross the thresholds.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -137,8 +137,9 @@ internal sealed unsafe partial class Shard
                 TryRebuildUnsynchronized(fit);
             }
 
-            foreach (Chunk c in _chunks)
+            for (int i = 0; i < _chunks.Count; i++)
             {
+                Chunk c = _chunks[i];
                 if (IsTailUnsynchronized(c))
                 {
                     continue;
@@ -148,7 +149,7 @@ internal sealed unsafe partial class Shard
                 bool old = _seals - c.Header->SealedAt >= MinSealAge;
                 if (everything ? reclaimable > 0 : old && reclaimable >= Chunk.PayloadCapacity(c.Capacity) * ratio)
                 {
-                    _candidates.Add((c, reclaimable));
+                    _candidates.Add(new WalkCandidate(c, i, reclaimable));
                 }
             }
         }
@@ -157,9 +158,9 @@ internal sealed unsafe partial class Shard
         // lock: a chunk may be retired, even freed, from here on, and is not read again until re-validated.
         _candidates.Sort(static (a, b) => b.Reclaimable.CompareTo(a.Reclaimable));
         int done = 0;
-        foreach ((Chunk c, _) in _candidates)
+        foreach (WalkCandidate c in _candidates)
         {
-            if (!WalkChunk(c, generation, ChunkWalk.Compact))
+            if (!WalkChunk(c.Chunk, c.ListIndex, generation, ChunkWalk.Compact))
             {
                 break;
             }
@@ -188,9 +189,9 @@ internal sealed unsafe partial class Shard
         ShrinkTailUnsynchronized(_mainTail, Chunk.MainRegion, wanted, everything);
     }
 
-    private void ShrinkTailUnsynchronized(Chunk? tail, byte region, int wanted, bool everything)
+    private void ShrinkTailUnsynchronized(Chunk tail, byte region, int wanted, bool everything)
     {
-        if (tail is null)
+        if (tail.IsNull)
         {
             return;
         }
@@ -203,3 +204,9 @@ internal sealed unsafe partial class Shard
         }
     }
 }
+
+/// <summary>
+/// A chunk a compaction pass or sweep chose under the shard lock: where it was in the shard's list then, and what
+/// moving it out would free. Re-validated from the list alone before the chunk is touched again [C3].
+/// </summary>
+internal readonly record struct WalkCandidate(Chunk Chunk, int ListIndex, long Reclaimable);

@@ -35,7 +35,8 @@ internal sealed unsafe partial class Shard
     /// </summary>
     internal bool EvictOldest(bool sealTails = true)
     {
-        Chunk? victim;
+        Chunk victim;
+        int listIndex;
         long generation;
         using (_lock.EnterScope())
         {
@@ -49,9 +50,11 @@ internal sealed unsafe partial class Shard
             {
                 return EvictBlockUnsynchronized(block, secondChance: true);
             }
+
+            listIndex = victim.Header->ListIndex;
         }
 
-        WalkChunk(victim!, generation, ChunkWalk.Evict);
+        WalkChunk(victim, listIndex, generation, ChunkWalk.Evict);
         return true;
     }
 
@@ -76,13 +79,13 @@ internal sealed unsafe partial class Shard
         _keptInPlace?.Clear();
         for (int guard = 0; guard < 256 && budget.MustEvictInline(incoming); guard++)
         {
-            if (!PickVictimUnsynchronized(out Chunk? victim, out ChunkHeader* block, sealTails: lastResort, skip: lastResort ? null : _keptInPlace) ||
+            if (!PickVictimUnsynchronized(out Chunk victim, out ChunkHeader* block, sealTails: lastResort, skip: lastResort ? null : _keptInPlace) ||
                 (block != null && !EvictBlockUnsynchronized(block, secondChance: !lastResort)))
             {
                 break;
             }
 
-            if (victim is not null && !DropChunkUnsynchronized(victim, keepMarked: !lastResort))
+            if (!victim.IsNull && !DropChunkUnsynchronized(victim, keepMarked: !lastResort))
             {
                 _keptInPlace ??= [];
                 _keptInPlace.Add(victim); // still holds marked entries: look at the next oldest this round
@@ -100,7 +103,7 @@ internal sealed unsafe partial class Shard
     /// skipped. When only tails hold entries (a small shard) and <paramref name="sealTails"/> is set, seals them, so
     /// they can be evicted.
     /// </summary>
-    private bool PickVictimUnsynchronized(out Chunk? chunk, out ChunkHeader* block, bool sealTails, System.Collections.Generic.List<Chunk>? skip = null)
+    private bool PickVictimUnsynchronized(out Chunk chunk, out ChunkHeader* block, bool sealTails, System.Collections.Generic.List<Chunk>? skip = null)
     {
         long total = _chunkBytes + _oversizeBytes;
         byte first = (total - _mainBytes) * ProbationShareDivisor > total ? Chunk.ProbationRegion : Chunk.MainRegion;
@@ -109,16 +112,16 @@ internal sealed unsafe partial class Shard
             for (int r = 0; r < 2; r++)
             {
                 byte region = (byte)(r == 0 ? first : 1 - first);
-                Chunk? oldest = OldestSealedUnsynchronized(region, skip);
+                Chunk oldest = OldestSealedUnsynchronized(region, skip);
                 ChunkHeader* b = BlocksOf(region).Tail;
-                if (oldest is null && b == null)
+                if (oldest.IsNull && b == null)
                 {
                     continue;
                 }
 
-                if (b != null && (oldest is null || b->SealedAt <= oldest.Header->SealedAt))
+                if (b != null && (oldest.IsNull || b->SealedAt <= oldest.Header->SealedAt))
                 {
-                    chunk = null;
+                    chunk = default;
                     block = b;
                 }
                 else
@@ -136,11 +139,11 @@ internal sealed unsafe partial class Shard
                 break;
             }
 
-            if (_tail is { } t && t.Header->LiveBytes > 0 && (t.Header->Flags & Chunk.PinnedFlag) == 0)
+            if (!_tail.IsNull && _tail.Header->LiveBytes > 0 && (_tail.Header->Flags & Chunk.PinnedFlag) == 0)
             {
                 SealTailUnsynchronized(Chunk.ProbationRegion);
             }
-            else if (_mainTail is { } m && m.Header->LiveBytes > 0 && (m.Header->Flags & Chunk.PinnedFlag) == 0)
+            else if (!_mainTail.IsNull && _mainTail.Header->LiveBytes > 0 && (_mainTail.Header->Flags & Chunk.PinnedFlag) == 0)
             {
                 SealTailUnsynchronized(Chunk.MainRegion);
             }
@@ -150,19 +153,19 @@ internal sealed unsafe partial class Shard
             }
         }
 
-        chunk = null;
+        chunk = default;
         block = null;
         return false;
     }
 
-    private Chunk? OldestSealedUnsynchronized(byte region, System.Collections.Generic.List<Chunk>? skip)
+    private Chunk OldestSealedUnsynchronized(byte region, System.Collections.Generic.List<Chunk>? skip)
     {
-        Chunk? oldest = null;
+        Chunk oldest = default;
         foreach (Chunk c in _chunks)
         {
             ChunkHeader* h = c.Header;
             if (h->Region == region && (h->Flags & Chunk.PinnedFlag) == 0 && !IsTailUnsynchronized(c) && (skip is null || !skip.Contains(c)) &&
-                (oldest is null || h->SealedAt < oldest.Header->SealedAt))
+                (oldest.IsNull || h->SealedAt < oldest.Header->SealedAt))
             {
                 oldest = c;
             }

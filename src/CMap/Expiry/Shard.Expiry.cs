@@ -86,11 +86,11 @@ internal sealed unsafe partial class Shard
 
             generation = _generation;
             now = _clock.Now();
-            foreach (Chunk c in _chunks)
+            for (int i = 0; i < _chunks.Count; i++)
             {
-                if (c.Header->SweepAt <= now)
+                if (_chunks[i].Header->SweepAt <= now)
                 {
-                    _candidates.Add((c, 0));
+                    _candidates.Add(new WalkCandidate(_chunks[i], i, 0));
                 }
             }
 
@@ -99,9 +99,9 @@ internal sealed unsafe partial class Shard
         }
 
         int swept = 0;
-        foreach ((Chunk c, _) in _candidates)
+        foreach (WalkCandidate c in _candidates)
         {
-            if (!WalkChunk(c, generation, ChunkWalk.Sweep))
+            if (!WalkChunk(c.Chunk, c.ListIndex, generation, ChunkWalk.Sweep))
             {
                 break;
             }

@@ -37,11 +37,6 @@ internal sealed unsafe partial class Shard
 
     private void ReleaseLogUnsynchronized()
     {
-        foreach (Chunk c in _chunks)
-        {
-            c.ListIndex = -1;
-        }
-
         // A compactor between batches sees the change and drops the chunk it was moving (now retired).
         Volatile.Write(ref _generation, _generation + 1);
         foreach (Chunk c in _chunks)
@@ -50,8 +45,8 @@ internal sealed unsafe partial class Shard
         }
 
         _chunks.Clear();
-        _tail = null;
-        _mainTail = null;
+        _tail = default;
+        _mainTail = default;
         _sizeClass = 0;
         RetireBlocksUnsynchronized(ref _probationBlocks);
         RetireBlocksUnsynchronized(ref _mainBlocks);

@@ -16,8 +16,8 @@ internal sealed unsafe partial class Shard
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private byte* AppendUnsynchronized(long size, byte region, out int sizeClass)
     {
-        Chunk? tail = region == Chunk.ProbationRegion ? _tail : _mainTail;
-        if (tail is not null && size <= EntryLimitOf(tail.Capacity))
+        Chunk tail = region == Chunk.ProbationRegion ? _tail : _mainTail;
+        if (!tail.IsNull && size <= EntryLimitOf(tail.Capacity))
         {
             ChunkHeader* h = tail.Header;
             if (h->Used + size <= tail.Capacity - Chunk.TailPadding)
@@ -39,8 +39,8 @@ internal sealed unsafe partial class Shard
     /// </summary>
     private long AllocationForUnsynchronized(long size)
     {
-        Chunk? tail = _tail;
-        if (tail is not null && size <= EntryLimitOf(tail.Capacity) && tail.Header->Used + size <= tail.Capacity - Chunk.TailPadding)
+        Chunk tail = _tail;
+        if (!tail.IsNull && size <= EntryLimitOf(tail.Capacity) && tail.Header->Used + size <= tail.Capacity - Chunk.TailPadding)
         {
             return size;
         }
@@ -86,7 +86,7 @@ internal sealed unsafe partial class Shard
 
         Chunk fresh = _pool.Rent(cls);
         SealTailUnsynchronized(region);
-        fresh.Header->ListIndex = fresh.ListIndex = _chunks.Count;
+        fresh.Header->ListIndex = _chunks.Count;
         fresh.Header->Region = region;
         _chunks.Add(fresh);
         if (region == Chunk.ProbationRegion)
@@ -131,19 +131,19 @@ internal sealed unsafe partial class Shard
     /// </summary>
     private void SealTailUnsynchronized(byte region)
     {
-        Chunk? old = region == Chunk.ProbationRegion ? _tail : _mainTail;
-        if (old is null)
+        Chunk old = region == Chunk.ProbationRegion ? _tail : _mainTail;
+        if (old.IsNull)
         {
             return;
         }
 
         if (region == Chunk.ProbationRegion)
         {
-            _tail = null;
+            _tail = default;
         }
         else
         {
-            _mainTail = null;
+            _mainTail = default;
         }
 
         ChunkHeader* oh = old.Header;
@@ -207,8 +207,25 @@ internal sealed unsafe partial class Shard
         // A pinned chunk is being compacted: the compactor retires it when it is done with it.
         if (h->LiveBytes == 0 && !IsTailUnsynchronized(h) && (h->Flags & Chunk.PinnedFlag) == 0)
         {
-            RetireChunkUnsynchronized(_chunks[h->ListIndex]);
+            RetireChunkUnsynchronized(new Chunk(h));
         }
+    }
+
+    /// <summary>
+    /// [C3] Where <paramref name="chunk"/> is in the shard's list now, or -1 once it is not there (retired). Only the
+    /// list is read, never the chunk, whose memory may have been freed or rented again since it was chosen; a chunk
+    /// rented again into this shard is found like any other of its chunks. <paramref name="hint"/> is where it was.
+    /// </summary>
+    private int IndexOfChunkUnsynchronized(Chunk chunk, int hint)
+    {
+        Span<Chunk> chunks = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_chunks);
+        if ((uint)hint < (uint)chunks.Length && chunks[hint] == chunk)
+        {
+            return hint;
+        }
+
+        // Moved by a retirement (which moves the list's last chunk, most often a tail, into the hole), or gone.
+        return chunks.IndexOf(chunk);
     }
 
     /// <summary>Removes a chunk with no live entries from the shard and retires it [I4].</summary>
@@ -222,19 +239,19 @@ internal sealed unsafe partial class Shard
         {
             Chunk moved = _chunks[last];
             _chunks[index] = moved;
-            moved.Header->ListIndex = moved.ListIndex = index;
+            moved.Header->ListIndex = index;
         }
 
         _chunks.RemoveAt(last);
-        h->ListIndex = chunk.ListIndex = -1;
+        h->ListIndex = -1;
         AddRegionBytesUnsynchronized(h->Region, -chunk.Capacity);
         if (_tail == chunk)
         {
-            _tail = null;
+            _tail = default;
         }
         else if (_mainTail == chunk)
         {
-            _mainTail = null;
+            _mainTail = default;
         }
         else
         {

@@ -33,8 +33,8 @@ internal sealed unsafe partial class Shard
 
     // Writer state, all under _lock.
     private readonly List<Chunk> _chunks = [];
-    private Chunk? _tail;     // where users' writes go (with a budget: the probation region's tail)
-    private Chunk? _mainTail; // with a budget: the main region's tail (second chances, ghost readmissions)
+    private Chunk _tail;     // where users' writes go (with a budget: the probation region's tail)
+    private Chunk _mainTail; // with a budget: the main region's tail (second chances, ghost readmissions)
     private int _seals; // tails sealed so far: a chunk's age is _seals - its SealedAt
     private int _sizeClass;
     private BlockList _probationBlocks; // blocks of one large entry each [I8]; the only list without a budget
@@ -110,7 +110,7 @@ internal sealed unsafe partial class Shard
     private bool IsTailUnsynchronized(Chunk c) => c == _tail || c == _mainTail;
 
     /// <summary>True when the chunk whose header is <paramref name="h"/> is one of the shard's tails.</summary>
-    private bool IsTailUnsynchronized(ChunkHeader* h) => _tail?.Base == (byte*)h || _mainTail?.Base == (byte*)h;
+    private bool IsTailUnsynchronized(ChunkHeader* h) => _tail.Header == h || _mainTail.Header == h;
 
     private void ThrowIfDisposedUnsynchronized()
     {
