@@ -17,7 +17,7 @@ public class LockBenchmarks
     private const int Pairs = 1024;
 
     private readonly Lock _lock = new();
-    private readonly ShardLock _shardLock = new();
+    private ShardLock _shardLock; // a struct, used in place
     private int _word;
     private long _counter;
 

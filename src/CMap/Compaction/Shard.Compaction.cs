@@ -45,9 +45,6 @@ internal sealed unsafe partial class Shard
     private long _largeMovesOutsideLock;
     private long _largeMovesLostToWriters;
 
-    // The compactor's candidate list; touched only by the thread holding the map's compaction gate.
-    private readonly List<WalkCandidate> _candidates = [];
-
     internal long ChunksCompacted => Volatile.Read(ref _chunksCompacted);
 
     internal long BytesMoved => Volatile.Read(ref _bytesMoved);
@@ -119,7 +116,8 @@ internal sealed unsafe partial class Shard
     internal int Compact(bool everything)
     {
         long generation;
-        _candidates.Clear();
+        List<WalkCandidate> candidates = _settings.WalkCandidates; // the map's, lent under its compaction gate
+        candidates.Clear();
         using (_lock.EnterScope())
         {
             if (_disposed)
@@ -149,16 +147,16 @@ internal sealed unsafe partial class Shard
                 bool old = _seals - c.Header->SealedAt >= MinSealAge;
                 if (everything ? reclaimable > 0 : old && reclaimable >= Chunk.PayloadCapacity(c.Capacity) * ratio)
                 {
-                    _candidates.Add(new WalkCandidate(c, i, reclaimable));
+                    candidates.Add(new WalkCandidate(c, i, reclaimable));
                 }
             }
         }
 
         // Emptiest first: the most space back for the fewest bytes copied. Sorted on the figures read under the
         // lock: a chunk may be retired, even freed, from here on, and is not read again until re-validated.
-        _candidates.Sort(static (a, b) => b.Reclaimable.CompareTo(a.Reclaimable));
+        candidates.Sort(static (a, b) => b.Reclaimable.CompareTo(a.Reclaimable));
         int done = 0;
-        foreach (WalkCandidate c in _candidates)
+        foreach (WalkCandidate c in candidates)
         {
             if (!WalkChunk(c.Chunk, c.ListIndex, generation, ChunkWalk.Compact))
             {
@@ -168,7 +166,7 @@ internal sealed unsafe partial class Shard
             done++;
         }
 
-        _candidates.Clear();
+        candidates.Clear();
         using (_lock.EnterScope())
         {
             _requestFloor = ReclaimableBytesUnsynchronized + _settings.ChunkSizes[0];

@@ -76,7 +76,8 @@ internal sealed unsafe partial class Shard
     {
         long generation;
         long now;
-        _candidates.Clear();
+        System.Collections.Generic.List<WalkCandidate> candidates = _settings.WalkCandidates; // the map's, lent under its compaction gate
+        candidates.Clear();
         using (_lock.EnterScope())
         {
             if (_disposed)
@@ -90,7 +91,7 @@ internal sealed unsafe partial class Shard
             {
                 if (_chunks[i].Header->SweepAt <= now)
                 {
-                    _candidates.Add(new WalkCandidate(_chunks[i], i, 0));
+                    candidates.Add(new WalkCandidate(_chunks[i], i, 0));
                 }
             }
 
@@ -99,7 +100,7 @@ internal sealed unsafe partial class Shard
         }
 
         int swept = 0;
-        foreach (WalkCandidate c in _candidates)
+        foreach (WalkCandidate c in candidates)
         {
             if (!WalkChunk(c.Chunk, c.ListIndex, generation, ChunkWalk.Sweep))
             {
@@ -109,7 +110,7 @@ internal sealed unsafe partial class Shard
             swept++;
         }
 
-        _candidates.Clear();
+        candidates.Clear();
         using (_lock.EnterScope())
         {
             long next = long.MaxValue;

@@ -84,11 +84,11 @@ internal sealed unsafe partial class Shard
             return (byte*)block + Chunk.HeaderSize;
         }
 
+        _chunks.EnsureRoomForOne(); // before the rent: nothing can fail once the chunk is ours
         Chunk fresh = _pool.Rent(cls);
         SealTailUnsynchronized(region);
-        fresh.Header->ListIndex = _chunks.Count;
         fresh.Header->Region = region;
-        _chunks.Add(fresh);
+        fresh.Header->ListIndex = _chunks.Add(fresh);
         if (region == Chunk.ProbationRegion)
         {
             _tail = fresh;
@@ -218,7 +218,7 @@ internal sealed unsafe partial class Shard
     /// </summary>
     private int IndexOfChunkUnsynchronized(Chunk chunk, int hint)
     {
-        Span<Chunk> chunks = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_chunks);
+        Span<Chunk> chunks = _chunks.AsSpan();
         if ((uint)hint < (uint)chunks.Length && chunks[hint] == chunk)
         {
             return hint;
@@ -234,15 +234,13 @@ internal sealed unsafe partial class Shard
         ChunkHeader* h = chunk.Header;
         Debug.Assert(h->LiveBytes == 0);
         int index = h->ListIndex;
-        int last = _chunks.Count - 1;
-        if (index != last)
+        Debug.Assert(_chunks[index] == chunk);
+        Chunk moved = _chunks.RemoveAt(index);
+        if (!moved.IsNull)
         {
-            Chunk moved = _chunks[last];
-            _chunks[index] = moved;
             moved.Header->ListIndex = index;
         }
 
-        _chunks.RemoveAt(last);
         h->ListIndex = -1;
         AddRegionBytesUnsynchronized(h->Region, -chunk.Capacity);
         if (_tail == chunk)

@@ -1,4 +1,3 @@
-using System.Collections.Generic;
 using System.Threading;
 using CMap.Buffer;
 
@@ -13,9 +12,9 @@ namespace CMap;
 /// </summary>
 internal sealed unsafe partial class Shard
 {
-    // Re-entrant (a write from inside a read callback of the same map takes it on a thread that holds none, but the
-    // compactor's batches and Clear nest their helpers). No user code ever runs while it is held.
-    private readonly ShardLock _lock = new();
+    // Not re-entrant, and no user code ever runs while it is held (a write from inside a read callback of the same
+    // map takes it on a thread that holds none). Embedded, padded to a cache line of its own [L1].
+    private ShardLock _lock;
     private readonly ShardSettings _settings;
     private readonly NativeArena _arena;
     private readonly ChunkPool _pool;
@@ -32,7 +31,7 @@ internal sealed unsafe partial class Shard
     private nint _table;
 
     // Writer state, all under _lock.
-    private readonly List<Chunk> _chunks = [];
+    private ChunkList _chunks;
     private Chunk _tail;     // where users' writes go (with a budget: the probation region's tail)
     private Chunk _mainTail; // with a budget: the main region's tail (second chances, ghost readmissions)
     private int _seals; // tails sealed so far: a chunk's age is _seals - its SealedAt

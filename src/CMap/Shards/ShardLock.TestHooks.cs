@@ -3,7 +3,7 @@ using System.Threading;
 namespace CMap;
 
 // Test-only views of a shard lock. Never on a hot path.
-internal sealed partial class ShardLock
+internal partial struct ShardLock
 {
     /// <summary>True while some thread holds the lock (a racy read).</summary>
     internal bool IsHeld => Volatile.Read(ref _state) != 0;

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -12,14 +13,14 @@ namespace CMap;
 /// here: it guards only the shard's own bounded work (one write, one compaction or eviction batch, one table walk's
 /// copy), no user code ever runs under it (I11), and nothing that holds it takes it again. It is not re-entrant and
 /// not fair; a waiter spins, then yields its processor, and never sleeps a fixed time, so a holder that the OS
-/// descheduled gets the processor back.
+/// descheduled gets the processor back. A struct, kept in its shard (one object less per shard for the garbage
+/// collector to walk): it must live in a field and never be copied.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
-internal sealed partial class ShardLock
+internal partial struct ShardLock
 {
     // Padding on both sides: the word is written by every writer of the shard and must not share a cache line with
-    // what lock-free readers load (the shard's table pointer and epoch, which live in other objects, or the
-    // neighbouring object on the heap).
+    // what lock-free readers load (the shard's table pointer, in the same object, or whatever else is near it).
 #pragma warning disable CS0169, IDE0051 // padding, never read
     private readonly long _padBefore0, _padBefore1, _padBefore2, _padBefore3, _padBefore4, _padBefore5, _padBefore6;
     private int _state; // 0: free, 1: held
@@ -28,6 +29,7 @@ internal sealed partial class ShardLock
 #pragma warning restore CS0169, IDE0051
 
     /// <summary>Takes the lock; the returned scope gives it back when disposed.</summary>
+    [UnscopedRef]
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal Scope EnterScope()
     {
@@ -38,7 +40,7 @@ internal sealed partial class ShardLock
             EnterContended();
         }
 
-        return new Scope(this);
+        return new Scope(ref this);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -75,9 +77,9 @@ internal sealed partial class ShardLock
     /// <summary>Holds the lock until disposed (a <c>using</c> scope gives it back on every path, exceptions included).</summary>
     internal readonly ref struct Scope
     {
-        private readonly ShardLock _lock;
+        private readonly ref ShardLock _lock;
 
-        internal Scope(ShardLock owner) => _lock = owner;
+        internal Scope(ref ShardLock owner) => _lock = ref owner;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Dispose() => _lock.Exit();

@@ -43,4 +43,11 @@ internal sealed class ShardSettings
     /// the entries that would have wasted most are evicted one by one, by age.
     /// </summary>
     internal required int LargeEntryShift { get; init; }
+
+    /// <summary>
+    /// The chunks a compaction pass or sweep chose, a scratch list that the map's shards share: only the thread that
+    /// holds the map's compaction gate touches it (<see cref="Shard.Compact"/>, <see cref="Shard.SweepExpired"/>), one
+    /// shard at a time, so a shard costs the garbage collector no list of its own.
+    /// </summary>
+    internal System.Collections.Generic.List<WalkCandidate> WalkCandidates { get; } = [];
 }
