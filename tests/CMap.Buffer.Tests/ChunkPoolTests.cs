@@ -58,6 +58,43 @@ public sealed unsafe class ChunkPoolTests
     }
 
     [Fact]
+    public void ChunksInUseHaveNoManagedObjectAndOnlyRetainedOnesHaveAHolder()
+    {
+        var arena = new NativeArena();
+        using (var pool = new ChunkPool(arena, [1024], [4]))
+        {
+            var rented = new Chunk[100];
+            for (int i = 0; i < rented.Length; i++)
+            {
+                rented[i] = pool.Rent(0);
+            }
+
+            // One holder, whose chunk each rent takes before it holds the next one.
+            Assert.Equal(1, pool.Counters.ChunkObjectsCreated);
+            Assert.Equal(100 * 1024, arena.OutstandingBytes);
+            foreach (Chunk c in rented)
+            {
+                pool.Return(c);
+            }
+
+            // Four retained chunks need four holders, and one more carried the other 96 back to the OS, reused each time.
+            Assert.Equal(5, pool.Counters.ChunkObjectsCreated);
+            Assert.Equal(4 * 1024, arena.OutstandingBytes);
+            for (int round = 0; round < 1000; round++)
+            {
+                Chunk a = pool.Rent(0);
+                Chunk b = pool.Rent(0);
+                pool.Return(a);
+                pool.Return(b);
+            }
+
+            Assert.Equal(5, pool.Counters.ChunkObjectsCreated); // churn creates none
+        }
+
+        Assert.Equal(0, arena.OutstandingBytes);
+    }
+
+    [Fact]
     public void PoisonModeOverwritesReturnedChunksAndQuarantinesThem()
     {
         var arena = new NativeArena();

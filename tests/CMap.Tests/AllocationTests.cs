@@ -15,8 +15,8 @@ namespace CMap.Tests;
 /// The hot paths allocate nothing on the GC heap once warm: each operation runs 10,000 times per round for 24
 /// rounds and the last three must allocate 0 bytes on the calling thread. The first rounds absorb JIT tiering and
 /// one-time thread registration, and let the chunks in circulation settle: retired chunks reach the pool only
-/// when the retire list drains, so until enough chunks exist a write may rent a new one (a 56-byte <c>Chunk</c>
-/// object, later re-armed rather than allocated again). Measured: the number of chunks in circulation settles by about round 11 and stays
+/// when the retire list drains, so until enough chunks exist a write may rent a new one (which allocates nothing
+/// managed: a chunk in use has no object, and the pool's holders of free chunks are reused). Measured: the number of chunks in circulation settles by about round 11 and stays
 /// flat through 60 rounds. Runs in the serial stress collection: the epoch is
 /// process-wide, so another test's readers could hold back reclamation and make the retire list grow its array.
 /// </summary>
@@ -208,6 +208,45 @@ public sealed class AllocationTests(ITestOutputHelper output)
         Assert.True(
             stats.IndexRebuilds == 0,
             $"loading {capacity:N0} entries into a map with InitialCapacity = {capacity:N0} rebuilt tables {stats.IndexRebuilds} times: the first delete shrank each pre-sized table (Shard.Delete shrinks whenever live * 8 < capacity, ignoring InitialCapacity), so the rest of the load grew it back");
+    }
+
+    /// <summary>
+    /// A chunk in use has no managed object (the garbage collector's walk at 10 M entries was one object per chunk):
+    /// a map holding hundreds of chunks has created at most one pool holder per chunk its pools retain, plus one.
+    /// </summary>
+    [Fact]
+    public void AMapsChunksInUseHaveNoManagedObjects()
+    {
+        const int chunkSize = 4096;
+        using var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 44, ChunkSizes = [chunkSize], BackgroundCompaction = false });
+        byte[][] keys = MakeKeys(2_000, 4);
+        byte[] value = new byte[1000];
+        foreach (byte[] key in keys)
+        {
+            map.Insert(key, value);
+        }
+
+        long chunks = map.GetStatistics().ChunkBytes / chunkSize;
+        long objects = map.ChunkObjectsCreatedForTests;
+        output.WriteLine($"{chunks} chunks in use, {objects} chunk holder objects created");
+        Assert.True(chunks >= 400, $"only {chunks} chunks: the test needs hundreds");
+        Assert.True(objects <= 1, $"{objects} managed objects created for {chunks} chunks in use: chunks in use must have none");
+
+        // Churn: overwrites retire chunks, which go back to the pool (holders for those it retains) and are rented again.
+        for (int round = 0; round < 3; round++)
+        {
+            foreach (byte[] key in keys)
+            {
+                map.Insert(key, value);
+            }
+
+            map.Compact();
+        }
+
+        long retained = (long)(new CMapConfig().MaxRetainedChunkBytes / chunkSize);
+        objects = map.ChunkObjectsCreatedForTests;
+        output.WriteLine($"after churn: {objects} holder objects created (the pool retains up to {retained} chunks of this class)");
+        Assert.True(objects <= retained + 1, $"{objects} holder objects after churn: more than the {retained} free chunks a pool can retain, plus one");
     }
 
     private static byte[][] MakeKeys(int n, int space)
