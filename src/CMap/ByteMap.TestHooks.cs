@@ -18,7 +18,7 @@ public sealed partial class ByteMap
     /// <summary>Process-wide barriers this map's reclaimer has issued.</summary>
     internal long ProcessWideBarriersForTests => _memory.Epoch.Barriers;
 
-    /// <summary>Managed chunk objects the pools have constructed (not counting re-armed ones).</summary>
+    /// <summary>Managed holders of free chunks the pools have constructed (chunks in use have none).</summary>
     internal long ChunkObjectsCreatedForTests => Volatile.Read(ref _memory.Pool.Counters.ChunkObjectsCreated);
 
     /// <summary>The free large-value blocks this map keeps for reuse.</summary>

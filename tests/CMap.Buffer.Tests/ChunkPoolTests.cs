@@ -95,6 +95,31 @@ public sealed unsafe class ChunkPoolTests
     }
 
     [Fact]
+    public void AReturnThatCannotGetAHolderGivesTheChunkBackToTheOsInsteadOfFailing()
+    {
+        // A return runs inside the retire list's drain, after the chunk left the list: it must not throw.
+        var arena = new NativeArena();
+        using (var pool = new ChunkPool(arena, [1024], [4]))
+        {
+            Chunk a = pool.Rent(0);
+            Chunk b = pool.Rent(0);
+            Chunk c = pool.Rent(0);
+            pool.FailHolderAllocation = true;
+            pool.Return(a); // the one shell the rents left: kept
+            pool.Return(b); // no shell, no memory for a holder: back to the OS
+            pool.Return(c);
+            pool.FailHolderAllocation = false;
+            Assert.Equal(1024, arena.OutstandingBytes);
+            Assert.Equal(2, pool.Counters.ChunksReturnedToOs);
+            Assert.True(pool.HasRetained);
+            Assert.True(pool.Rent(0) == a);
+            pool.Return(a);
+        }
+
+        Assert.Equal(0, arena.OutstandingBytes);
+    }
+
+    [Fact]
     public void PoisonModeOverwritesReturnedChunksAndQuarantinesThem()
     {
         var arena = new NativeArena();

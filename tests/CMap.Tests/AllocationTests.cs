@@ -166,9 +166,9 @@ public sealed class AllocationTests(ITestOutputHelper output)
         output.WriteLine(report.ToString());
 
         // Without background compaction every path is held to exactly 0. With it, the compactor thread's timing
-        // decides (1) how many chunks are in circulation, so a write may need a chunk the map never had (the pool
-        // re-arms a shelved Chunk object when it has one and only otherwise constructs one: 56 bytes for 64 KiB or
-        // more of new native memory), and (2) a single 56-byte object seen in about 1 run in 5 without any chunk
+        // decides (1) how many chunks are in circulation, so a write may need a chunk the map never had (a chunk in
+        // use has no object, but the pool may construct a holder for a free chunk it keeps, about 40 bytes for 64 KiB
+        // or more of native memory), and (2) a single 56-byte object seen in about 1 run in 5 without any holder
         // constructed, most likely a lock's lazily created waiter on a writer's first contention with the
         // compactor (not confirmed; a per-type allocation profile would tell). Both are
         // one-time objects, never per call: 30,000 calls that allocated per call would show 30,000 bytes or more.
@@ -177,7 +177,7 @@ public sealed class AllocationTests(ITestOutputHelper output)
         string[] allocating = [.. perOp.Where(kv => backgroundCompaction
                 ? kv.Value[^MeasuredRounds..].Sum() > oneTimeAllowance + (64 * objectsPerOp[kv.Key][^MeasuredRounds..].Sum())
                 : kv.Value[^MeasuredRounds..].Any(b => b != 0))
-            .Select(kv => $"{kv.Key}: {string.Join(", ", kv.Value[^MeasuredRounds..])} bytes with {string.Join(", ", objectsPerOp[kv.Key][^MeasuredRounds..])} chunk objects constructed")];
+            .Select(kv => $"{kv.Key}: {string.Join(", ", kv.Value[^MeasuredRounds..])} bytes with {string.Join(", ", objectsPerOp[kv.Key][^MeasuredRounds..])} chunk holders constructed")];
         Assert.True(allocating.Length == 0, $"allocations in the last {MeasuredRounds} (warm) rounds: {string.Join("; ", allocating)}\n{report}");
         Assert.Equal(Calls, map.Count);
     }

@@ -5,8 +5,10 @@ using System.Runtime.InteropServices;
 namespace CMap.Buffer;
 
 /// <summary>
-/// The first 64 bytes of every chunk. Entries follow at <see cref="Chunk.HeaderSize"/>.
-/// Every field is written by the owning shard's writer under the shard lock; statistics may read them racily.
+/// The first 64 bytes of every chunk: all of a chunk's metadata (a chunk in use has no managed object). Entries
+/// follow at <see cref="Chunk.HeaderSize"/>. While the chunk is in a shard, every field is written by the shard's
+/// writer under the shard lock, and statistics may read them racily; the pool writes a fresh header when it hands a
+/// chunk out, and once the chunk is retired the retire list owns bytes 40–63 (<see cref="RetireLink"/>).
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Size = Chunk.HeaderSize)]
 internal unsafe struct ChunkHeader
@@ -39,8 +41,8 @@ internal unsafe struct ChunkHeader
     public int SealedAt;
 
     /// <summary>
-    /// Oversize blocks form an intrusive doubly-linked list per shard. Offset 40: once a block is unlinked and
-    /// retired, these bytes hold its <see cref="RetireLink"/>.
+    /// Oversize blocks form an intrusive doubly-linked list per shard. Offset 40: once a chunk or block is retired,
+    /// bytes 40–63 (these links and <see cref="SweepAt"/>) hold its <see cref="RetireLink"/>.
     /// </summary>
     public ChunkHeader* Prev;
 

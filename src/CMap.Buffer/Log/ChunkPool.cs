@@ -12,10 +12,11 @@ namespace CMap.Buffer;
 /// (return to the OS) every chunk handed back beyond a class's retained limit, and every retained chunk when the pool
 /// itself is disposed. Holders are reused (<see cref="_shells"/>), so chunk churn allocates no managed object once warm.
 /// </summary>
-internal sealed unsafe class ChunkPool : IDisposable
+internal sealed unsafe partial class ChunkPool : IDisposable
 {
     private readonly int[] _classSizes;
-    // Replaced (and the old pools disposed) by Trim. Rent, Return and Trim hold _poolsLock, which is a leaf lock.
+    // Replaced (and the old pools disposed) by Trim. Rent, Return and Trim hold _poolsLock; under it only
+    // _shellsLock (a leaf) is ever taken.
     private readonly ObjectPool<FreeChunk>[] _pools;
     private readonly int[] _maxRetained;
     private readonly Lock _poolsLock = new();
@@ -48,7 +49,8 @@ internal sealed unsafe class ChunkPool : IDisposable
         _classSizes = classSizes;
         _counters = new ChunkCounters();
         _pools = new ObjectPool<FreeChunk>[classSizes.Length];
-        _quarantine = poisonOnReturn ? new Queue<Chunk>() : null;
+        // Full size up front, so that a return (inside a drain) never grows it.
+        _quarantine = poisonOnReturn ? new Queue<Chunk>(QuarantineLength + 1) : null;
         _maxRetained = maxRetained;
         _shells = new Stack<FreeChunk>[classSizes.Length];
         _maxShells = new int[classSizes.Length];
@@ -172,8 +174,14 @@ internal sealed unsafe class ChunkPool : IDisposable
 #pragma warning restore CA2000
         }
 
+        if (TestHooks.Enabled && _failHolderAllocation)
+        {
+            throw new InsufficientMemoryException("Injected: no memory for a free chunk's holder (ChunkPool.FailHolderAllocation).");
+        }
+
+        var created = new FreeChunk(this, _classSizes[sizeClass], sizeClass);
         Interlocked.Increment(ref _counters.ChunkObjectsCreated);
-        return new FreeChunk(this, _classSizes[sizeClass], sizeClass);
+        return created;
     }
 
     /// <summary>A new chunk's memory in a holder (the pool's policy, when a class has none retained).</summary>
@@ -193,14 +201,30 @@ internal sealed unsafe class ChunkPool : IDisposable
         return holder;
     }
 
+    /// <summary>
+    /// Never fails: it runs inside the retire list's drain, after the chunk left the list. A chunk the pool would keep
+    /// needs a holder; when none can be had (out of memory), the chunk goes back to the OS instead.
+    /// </summary>
     private void ReturnToPool(Chunk chunk)
     {
         lock (_poolsLock)
         {
-            // CA2000 (Reliability, all): the holder goes to the pool, which keeps it or disposes it.
+            FreeChunk holder;
+            try
+            {
+                // CA2000 (Reliability, all): the holder goes to the pool, which keeps it or disposes it.
 #pragma warning disable CA2000
-            FreeChunk holder = TakeShell(chunk.SizeClass);
+                holder = TakeShell(chunk.SizeClass);
 #pragma warning restore CA2000
+            }
+            catch (OutOfMemoryException)
+            {
+                int capacity = chunk.Capacity;
+                _arena.Free(chunk.Base, (nuint)capacity);
+                Interlocked.Increment(ref _counters.ChunksReturnedToOs);
+                return;
+            }
+
             holder.Arm(chunk.Base);
             _pools[holder.SizeClass].Return(holder); // disposes the holder (freeing the chunk) when the class is full
             if (!holder.IsFreed)

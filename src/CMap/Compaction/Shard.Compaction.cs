@@ -207,4 +207,8 @@ internal sealed unsafe partial class Shard
 /// A chunk a compaction pass or sweep chose under the shard lock: where it was in the shard's list then, and what
 /// moving it out would free. Re-validated from the list alone before the chunk is touched again [C3].
 /// </summary>
-internal readonly record struct WalkCandidate(Chunk Chunk, int ListIndex, long Reclaimable);
+internal readonly unsafe record struct WalkCandidate(Chunk Chunk, int ListIndex, long Reclaimable)
+{
+    /// <summary>The address only: the chunk may have been freed since it was chosen, so its header is not read.</summary>
+    public override string ToString() => $"WalkCandidate(0x{(nint)Chunk.Header:x}, index {ListIndex}, reclaimable {Reclaimable})";
+}
