@@ -302,4 +302,46 @@ public sealed class CompactionTests(ITestOutputHelper output)
 
         public override int SelectSizeClass(long liveBytes, int currentClass, IReadOnlyList<int> chunkSizes) => Class;
     }
+
+    /// <summary>
+    /// [C3] A chunk chosen for compaction is found again from the shard's list alone, even when a retirement moved it
+    /// after it was chosen. One shard of 4 KiB chunks, three 1,000-byte values per chunk: A (keys 0-2), B (3-5), C (6-8)
+    /// and the tail (9). Deleting A retires it, which moves the tail into A's place, so C is last. Compact() then
+    /// chooses B and C, walks B first (more dead bytes) and retires it, which moves C from position 2 to 1: C must
+    /// still be compacted.
+    /// </summary>
+    [Fact]
+    public void AChosenChunkThatARetirementMovedIsStillCompacted()
+    {
+        using var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 18, ChunkSizes = [4096], BackgroundCompaction = false, MaxRetainedChunkBytes = 0 });
+        byte[] value = new byte[1000];
+        for (int i = 0; i < 10; i++)
+        {
+            map.Insert(BitConverter.GetBytes(i), value);
+        }
+
+        Assert.Equal(4 * 4096, map.GetStatistics().ChunkBytes); // A, B, C and the tail
+
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.True(map.Delete(BitConverter.GetBytes(i)));
+        }
+
+        Assert.Equal(3 * 4096, map.GetStatistics().ChunkBytes); // A retired; the tail took its place in the list
+        Assert.True(map.Delete(BitConverter.GetBytes(3)));
+        Assert.True(map.Delete(BitConverter.GetBytes(4)));
+        Assert.True(map.Delete(BitConverter.GetBytes(6)));
+
+        int compacted = map.Compact();
+        CMapStatistics stats = map.GetStatistics();
+        output.WriteLine($"compacted {compacted} chunks; dead bytes after: {stats.DeadBytes}, chunk bytes {stats.ChunkBytes}");
+        Assert.Equal(2, compacted);
+        Assert.Equal(0, stats.DeadBytes);
+        foreach (int k in new[] { 5, 7, 8, 9 })
+        {
+            Assert.True(map.Get(BitConverter.GetBytes(k)) is { Length: 1000 }, $"key {k} lost");
+        }
+
+        Assert.Equal(4, map.Count);
+    }
 }
