@@ -21,6 +21,9 @@ public sealed partial class ByteMap
     /// <summary>Managed holders of free chunks the pools have constructed (chunks in use have none).</summary>
     internal long ChunkObjectsCreatedForTests => Volatile.Read(ref _memory.Pool.Counters.ChunkObjectsCreated);
 
+    /// <summary>Native bytes of the shards' chunk lists (counted in <see cref="CMapStatistics.IndexBytes"/>).</summary>
+    internal long ChunkListBytesForTests => System.Linq.Enumerable.Sum(_shards, static s => s.ChunkListBytesForTests);
+
     /// <summary>The free large-value blocks this map keeps for reuse.</summary>
     internal BlockPool BlockPoolForTests => _memory.Pool.Blocks;
 

@@ -27,7 +27,7 @@ public readonly record struct CMapStatistics
     /// <summary>Bytes of the blocks that hold one large entry each.</summary>
     public long OversizeBytes { get; init; }
 
-    /// <summary>Bytes of the shards' index tables.</summary>
+    /// <summary>Bytes of the shards' index tables (with their side arrays) and of their chunk lists (8 bytes per chunk).</summary>
     public long IndexBytes { get; init; }
 
     /// <summary>Native bytes this map has allocated and not freed: shards, retired memory and pooled chunks.</summary>

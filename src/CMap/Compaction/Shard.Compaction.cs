@@ -169,6 +169,12 @@ internal sealed unsafe partial class Shard
         candidates.Clear();
         using (_lock.EnterScope())
         {
+            if (_chunks.Count == 0 && !_disposed)
+            {
+                // A shard compaction emptied holds what an empty one does (its next chunk allocates the list again).
+                Volatile.Write(ref _indexBytes, _indexBytes - _chunks.Free(_arena));
+            }
+
             _requestFloor = ReclaimableBytesUnsynchronized + _settings.ChunkSizes[0];
         }
 

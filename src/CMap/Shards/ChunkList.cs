@@ -5,41 +5,68 @@ using CMap.Buffer;
 namespace CMap;
 
 /// <summary>
-/// A shard's chunks, in no particular order: one array of chunk addresses, which the garbage collector marks without
-/// looking inside (a <see cref="Chunk"/> holds no reference), so a shard's log costs it one object however many
-/// chunks it has. Guarded by the shard lock. Each chunk's header keeps its position (<see cref="ChunkHeader.ListIndex"/>),
-/// so removal is a swap with the last.
+/// A shard's chunks, in no particular order: one native array of chunk addresses from the map's arena, so a shard's
+/// log costs the garbage collector nothing however many chunks it has. Guarded by the shard lock; no reader ever
+/// reads it, so a grown array frees the old one at once. Each chunk's header keeps its position
+/// (<see cref="ChunkHeader.ListIndex"/>), so removal is a swap with the last. Its bytes count with the index's
+/// (<see cref="Bytes"/>), so a budget sees them.
 /// </summary>
-internal struct ChunkList
+internal unsafe struct ChunkList
 {
-    private Chunk[] _items;
+    private Chunk* _items;
     private int _count;
+    private int _capacity;
 
     internal readonly int Count => _count;
 
-    internal readonly Chunk this[int index] => AsSpan()[index];
+    /// <summary>Native bytes the array holds.</summary>
+    internal readonly long Bytes => (long)_capacity * sizeof(Chunk);
 
-    internal readonly Span<Chunk> AsSpan() => _items is null ? default : _items.AsSpan(0, _count);
+    internal readonly Chunk this[int index]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => AsSpan()[index];
+    }
+
+    internal readonly Span<Chunk> AsSpan() => new(_items, _count);
 
     /// <summary>For <c>foreach</c>; the list must not change while it runs.</summary>
     public readonly Span<Chunk>.Enumerator GetEnumerator() => AsSpan().GetEnumerator();
 
     /// <summary>
-    /// Makes room for one more chunk, so that <see cref="Add"/> cannot fail once a chunk was rented for it. Throws
-    /// <see cref="OutOfMemoryException"/> with nothing changed.
+    /// Makes room for one more chunk, so that <see cref="Add"/> cannot fail once a chunk was rented for it. Returns the
+    /// change in <see cref="Bytes"/>. Throws <see cref="OutOfMemoryException"/> with nothing changed.
     /// </summary>
-    internal void EnsureRoomForOne()
+    internal long EnsureRoomForOne(NativeArena arena)
     {
-        if (_items is null || _count == _items.Length)
+        if (_count < _capacity)
         {
-            Array.Resize(ref _items, Math.Max(8, _count * 2));
+            return 0;
         }
+
+        int grown = Math.Max(8, _capacity * 2);
+        var fresh = (Chunk*)arena.Alloc((nuint)grown * (nuint)sizeof(Chunk));
+        long before = Bytes;
+        if (_items != null)
+        {
+            AsSpan().CopyTo(new Span<Chunk>(fresh, grown));
+            arena.Free(_items, (nuint)before);
+        }
+
+        _items = fresh;
+        _capacity = grown;
+        return Bytes - before;
     }
 
     /// <summary>Appends <paramref name="chunk"/> and returns its position; call <see cref="EnsureRoomForOne"/> first.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal int Add(Chunk chunk)
     {
+        if (_count >= _capacity)
+        {
+            ThrowHelper.ThrowInvalidOperation("ChunkList.Add without room: EnsureRoomForOne comes first.");
+        }
+
         _items[_count] = chunk;
         return _count++;
     }
@@ -50,6 +77,11 @@ internal struct ChunkList
     /// </summary>
     internal Chunk RemoveAt(int index)
     {
+        if ((uint)index >= (uint)_count)
+        {
+            ThrowHelper.ThrowInvalidOperation($"ChunkList.RemoveAt({index}) with {_count} chunks.");
+        }
+
         int last = --_count;
         Chunk moved = default;
         if (index != last)
@@ -62,9 +94,16 @@ internal struct ChunkList
         return moved;
     }
 
-    internal void Clear()
+    /// <summary>Frees the array and forgets every chunk (the shard emptied, or is cleared or disposed); returns the bytes freed.</summary>
+    internal long Free(NativeArena arena)
     {
-        AsSpan().Clear();
-        _count = 0;
+        long bytes = Bytes;
+        if (_items != null)
+        {
+            arena.Free(_items, (nuint)bytes);
+        }
+
+        this = default;
+        return bytes;
     }
 }

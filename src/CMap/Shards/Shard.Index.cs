@@ -62,7 +62,7 @@ internal sealed unsafe partial class Shard
 
         Volatile.Write(ref _rebuilds, _rebuilds + 1);
         RetireTableUnsynchronized(old);
-        Volatile.Write(ref _indexBytes, TableBytes(fresh));
+        Volatile.Write(ref _indexBytes, TableBytes(fresh) + _chunks.Bytes);
     }
 
     /// <summary>Second pass of a rebuild's side-array copy: the later of the two times for each sliding entry.</summary>

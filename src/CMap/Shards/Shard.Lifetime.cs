@@ -44,7 +44,7 @@ internal sealed unsafe partial class Shard
             _retired.Retire(c);
         }
 
-        _chunks.Clear();
+        _chunks.Free(_arena); // no reader ever reads the list, and every walk checks the generation or _disposed first
         _tail = default;
         _mainTail = default;
         _sizeClass = 0;

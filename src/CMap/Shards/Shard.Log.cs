@@ -84,7 +84,12 @@ internal sealed unsafe partial class Shard
             return (byte*)block + Chunk.HeaderSize;
         }
 
-        _chunks.EnsureRoomForOne(); // before the rent: nothing can fail once the chunk is ours
+        long listGrowth = _chunks.EnsureRoomForOne(_arena); // before the rent: nothing can fail once the chunk is ours
+        if (listGrowth != 0)
+        {
+            Volatile.Write(ref _indexBytes, _indexBytes + listGrowth);
+        }
+
         Chunk fresh = _pool.Rent(cls);
         SealTailUnsynchronized(region);
         fresh.Header->Region = region;

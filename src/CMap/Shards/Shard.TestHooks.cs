@@ -18,4 +18,7 @@ internal sealed unsafe partial class Shard
 
     /// <summary>The size class the shard used for its last chunk (tests of the adaptive policy).</summary>
     internal int SizeClassForTests => Volatile.Read(ref _sizeClass);
+
+    /// <summary>Native bytes of the chunk list's array (racy outside the lock: a test view).</summary>
+    internal long ChunkListBytesForTests => _chunks.Bytes;
 }
