@@ -106,9 +106,6 @@ internal readonly unsafe struct Chunk : IEquatable<Chunk>
     /// <summary>Payload bytes a fresh chunk of this capacity can take.</summary>
     internal static int PayloadCapacity(int capacity) => capacity - HeaderSize - TailPadding;
 
-    /// <summary>Makes the chunk empty again before it is handed out.</summary>
-    internal void Reset() => InitHeader(_header, HeaderSize, _header->Capacity, _header->SizeClass);
-
     /// <summary>Writes a fresh header: nothing live or dead, in no list, in the probation region, never swept.</summary>
     internal static void InitHeader(ChunkHeader* h, int used, int capacity, int sizeClass)
     {

@@ -273,11 +273,8 @@ internal sealed unsafe partial class ChunkPool : IDisposable
             return c;
         }
 
-        public bool Return(FreeChunk obj)
-        {
-            obj.Chunk.Reset();
-            return !retainNone;
-        }
+        // The holder was armed just before (ReturnToPool), which wrote the chunk a fresh header.
+        public bool Return(FreeChunk obj) => !retainNone;
     }
 
     /// <summary>
