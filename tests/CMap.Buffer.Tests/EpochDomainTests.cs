@@ -110,6 +110,37 @@ public sealed unsafe class EpochDomainTests
     }
 
     [Fact]
+    public void AReaderDescheduledBetweenLoadingTheEpochAndAnnouncingItCannotEnterAfterDisposeFreed()
+    {
+        // [E6] The interleaving the dispose race in CI hit (a NullReferenceException: the reader probed a freed index
+        // table): the reader loads the epoch, is descheduled, and meanwhile Dispose closes the domain, retires
+        // memory, scans the slots (this reader's still idle) and frees. The reader then announces the stale epoch.
+        // It must leave and throw, not go on to load pointers into freed memory.
+        var domain = new EpochDomain();
+        long loaded = domain.CurrentEpochForTests;
+        domain.Close();
+        long r = domain.BumpForRetire();
+        Assert.True(domain.ComputeSafeEpoch(out bool active) > r, "nothing holds the retired memory back: Dispose frees it now");
+        Assert.False(active);
+
+        long* slot = null;
+        Assert.Throws<ObjectDisposedException>(() => slot = domain.EnterAfterLoadingEpochForTests(loaded));
+        Assert.False(domain.IsEnteredByCurrentThread, "the refused reader left its region");
+        Assert.True(domain.ComputeSafeEpoch(out active) > r);
+        Assert.False(active);
+
+        // Without the close the same stale announce is an ordinary entry: it holds back what is retired from now on.
+        var open = new EpochDomain();
+        long early = open.CurrentEpochForTests;
+        long* s = open.EnterAfterLoadingEpochForTests(early);
+        long later = open.BumpForRetire();
+        Assert.True(open.ComputeSafeEpoch(out active) <= later);
+        Assert.True(active);
+        EpochDomain.Exit(s);
+        Assert.True(open.ComputeSafeEpoch(out _) > later);
+    }
+
+    [Fact]
     public void ThreadsGetDistinctCacheLineSlots()
     {
         var domain = new EpochDomain();

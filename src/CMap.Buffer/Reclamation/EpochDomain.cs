@@ -14,7 +14,7 @@ namespace CMap.Buffer;
 /// a reader of one map never holds up another map's reclamation, <c>Clear</c> or <c>Dispose</c>. The protocol and
 /// its invariants (E1–E7) are in docs/concurrency.md.
 /// </summary>
-internal sealed unsafe class EpochDomain
+internal sealed unsafe partial class EpochDomain
 {
     private const int SlotsPerSegment = 64;
     private const int LongsPerSlot = 8; // one cache line per thread: no false sharing between readers
@@ -41,7 +41,7 @@ internal sealed unsafe class EpochDomain
     // [E4] The domain's epoch. Starts at 1 because a slot value of 0 means "not in a protected region".
     // Writers: BumpForRetire (Interlocked.Increment) and Close (Interlocked.Or of ClosedBit), both full fences.
     // Readers: Volatile.Read. [E6] Once closed, every epoch carries ClosedBit, so the outermost Enter learns that
-    // the domain is closed from the value it announces, with no second load.
+    // the domain is closed from one load of it made after its announce.
     private PaddedLong _current = new() { Value = 1 };
 
     private const long ClosedBit = 1L << 62;
@@ -85,29 +85,41 @@ internal sealed unsafe class EpochDomain
         long* slot = t_cachedId == _id ? (long*)t_cachedSlot : CacheSlotOfCurrentThread();
         if (slot[DepthOffset]++ == 0)
         {
-            // [E1] Announce. The store must be visible before the loads it protects (the closed flag below, then the
-            // index table and entries). The JIT moves no memory access across a volatile one. On x86/x64 the CPU may
-            // still hold the store in its store buffer while later loads run; the reclaimer's process-wide barrier
-            // [E3] drains it before any scan. Elsewhere (Arm64: stlr then ldapr may pass each other) the full fence
-            // below orders it, and the reclaimer needs no help from the OS. Were the store ordered after the loads
-            // with neither, a reclaimer could miss this reader and free a table or chunk it is about to read.
-            long epoch = Volatile.Read(ref _current.Value);
-            Volatile.Write(ref *slot, epoch);
-            if (ReaderFenceRequired)
-            {
-                Interlocked.MemoryBarrier();
-            }
-
-            // [E6] Checked on the announced value itself: a reader that announced an epoch without the bit is seen
-            // by the grace wait that follows Close; one that announced it leaves at once. A nested Enter needs no
-            // check: the outer region already holds Dispose's grace wait back.
-            if ((epoch & ClosedBit) != 0)
-            {
-                ExitAndThrowClosed(slot);
-            }
+            Announce(slot, Volatile.Read(ref _current.Value));
         }
 
         return slot;
+    }
+
+    /// <summary>
+    /// The outermost <see cref="Enter"/>'s second half: announces <paramref name="epoch"/> (read from the domain's
+    /// epoch a moment ago, so possibly stale by now) and leaves again, throwing, if the domain is closed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Announce(long* slot, long epoch)
+    {
+        // [E1] Announce. The store must be visible before the loads it protects (the closed flag below, then the
+        // index table and entries). The JIT moves no memory access across a volatile one. On x86/x64 the CPU may
+        // still hold the store in its store buffer while later loads run; the reclaimer's process-wide barrier
+        // [E3] drains it before any scan. Elsewhere (Arm64: stlr then ldapr may pass each other) the full fence
+        // below orders it, and the reclaimer needs no help from the OS. Were the store ordered after the loads
+        // with neither, a reclaimer could miss this reader and free a table or chunk it is about to read.
+        Volatile.Write(ref *slot, epoch);
+        if (ReaderFenceRequired)
+        {
+            Interlocked.MemoryBarrier();
+        }
+
+        // [E6] The closed bit is checked on a load made *after* the announce, never on the announced value: that
+        // value was read before the announce, and a thread descheduled between the two could announce it after
+        // Dispose had closed the domain, scanned the slots (seeing this one idle) and freed everything; it would
+        // then read freed memory. Loaded after the announce, like the table pointer it protects, the bit obeys the
+        // same argument as [E1]: either the scan that follows Close sees this announce, or this load sees the bit.
+        // (The line is the one the first load just brought in: a second L1 hit.)
+        if ((Volatile.Read(ref _current.Value) & ClosedBit) != 0)
+        {
+            ExitAndThrowClosed(slot);
+        }
     }
 
     /// <summary>Leaves a region entered with <see cref="Enter"/> on the same thread.</summary>
