@@ -13,17 +13,20 @@ public sealed partial class ByteMap
     private WriteOutcome WriteToShard<TOperation>(Shard shard, ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now)
         where TOperation : struct, IWriteOperation, allows ref struct
     {
-        WriteOutcome outcome = _budget is null
-            ? shard.Write(key, hash, ref operation, expiry, now)
-            : WriteWithinBudget(shard, key, hash, ref operation, expiry, now);
         if (expiry.IsSet)
         {
-            // An entry that expires needs the expiry timer running (to leave an idle map). Armed here, after the shard
-            // lock is released: creating the timer calls the user's TimeProvider, and no user code runs under a
-            // shard lock (I11). Once armed this is one volatile read.
+            // An entry that expires needs the expiry timer running (to leave an idle map). Armed before the write, with
+            // no shard lock held and no epoch region entered: creating the timer calls the user's TimeProvider, and no
+            // user code runs under a shard lock (I11); should it throw, nothing has changed yet. (Armed after the
+            // write, a throw would skip the caller's release of the region a swap holds for the old value [I11], and
+            // this map's Clear, Compact and Dispose would then wait forever.) Arming for a write that then fails is
+            // harmless. Once armed this is one volatile read.
             _expiryTimer.Arm();
         }
 
+        WriteOutcome outcome = _budget is null
+            ? shard.Write(key, hash, ref operation, expiry, now)
+            : WriteWithinBudget(shard, key, hash, ref operation, expiry, now);
         return outcome;
     }
 

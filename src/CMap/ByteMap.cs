@@ -124,25 +124,37 @@ public sealed unsafe partial class ByteMap : IDisposable
             ThrowHelper.ThrowInitialCapacityOutOfMemory(config.InitialCapacity, indexBytes, ex);
         }
 
-        if (_scheduler is not null)
+        Name = config.Name;
+        try
         {
-            // The compactor thread must not keep the map alive: an abandoned map is freed by its finalizer.
-            var weak = new WeakReference<ByteMap>(this);
-            _scheduler.Start(() => weak.TryGetTarget(out ByteMap? map) && map.RunCompactionPass());
+            if (_scheduler is not null)
+            {
+                // The compactor thread must not keep the map alive: an abandoned map is freed by its finalizer.
+                var weak = new WeakReference<ByteMap>(this);
+                _scheduler.Start(() => weak.TryGetTarget(out ByteMap? map) && map.RunCompactionPass());
+            }
+
+            // Nor must the expiry timer (started by the first write of an entry that expires).
+            var weakForTimer = new WeakReference<ByteMap>(this);
+            _expiryTimer.Bind(() =>
+            {
+                if (weakForTimer.TryGetTarget(out ByteMap? map))
+                {
+                    map.OnExpiryTick();
+                }
+            });
+
+            // The user's IMeterFactory may throw (a disposed one does).
+            CMapMetrics.Register(this, config.MeterFactory);
+        }
+        catch
+        {
+            // The finalizer is still suppressed: free the shards' memory and stop the compactor thread here, or both
+            // would outlive the failed constructor for good.
+            DisposeCore(wait: true);
+            throw;
         }
 
-        // Nor must the expiry timer (started by the first write of an entry that expires).
-        var weakForTimer = new WeakReference<ByteMap>(this);
-        _expiryTimer.Bind(() =>
-        {
-            if (weakForTimer.TryGetTarget(out ByteMap? map))
-            {
-                map.OnExpiryTick();
-            }
-        });
-
-        Name = config.Name;
-        CMapMetrics.Register(this, config.MeterFactory);
         GC.ReRegisterForFinalize(this);
     }
 

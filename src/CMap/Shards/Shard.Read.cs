@@ -96,7 +96,12 @@ internal sealed unsafe partial class Shard
             throw;
         }
 
-        if (window == 0)
+        // [I10] Past the absolute deadline, which lives in the immutable entry: nothing can bring the entry back, so no
+        // seal is needed, and none may be tried. The access cell belongs to the slot, not the entry: between this
+        // reader's load of the word and its load of the cell, a write may have put a new entry for the key in the same
+        // slot (an expired entry's slot is reused) and stored the new entry's first access there. A seal would then
+        // land on the new entry, and a write that returned would vanish.
+        if (window == 0 || now >= deadline)
         {
             return now >= deadline;
         }

@@ -361,4 +361,82 @@ public sealed class ExpiryWriteTests(ITestOutputHelper output)
         DisposeAndAssertNoNativeBytes(plain, "plain");
         DisposeAndAssertNoNativeBytes(cache, "cache");
     }
+
+    public static TheoryData<string, string> ArmFailureCases
+    {
+        get
+        {
+            var data = new TheoryData<string, string>();
+            foreach (string config in new[] { OneShard, ManyShards, Budgeted })
+            {
+                foreach (string op in new[] { "Swap", "TrySwap", "GetOrInsert", "Insert" })
+                {
+                    data.Add(config, op);
+                }
+            }
+
+            return data;
+        }
+    }
+
+    /// <summary>
+    /// The map's first expiring write starts its expiry timer through the user's TimeProvider. Should CreateTimer throw,
+    /// the write throws that exception and changes nothing, and the map stays usable: in particular a swap, which holds
+    /// an epoch region for the old value it returns, must not leave it entered (Clear, Compact and Dispose would then
+    /// wait forever).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ArmFailureCases))]
+    public void ATimerThatCannotBeCreatedFailsTheWriteAndChangesNothing(string config, string op)
+    {
+        var time = new FailingTimerProvider { FailuresLeft = 1 };
+        var map = new ByteMap(Create(config, time));
+        byte[] v1 = Value(64, 1), v2 = Value(80, 2);
+        map.Insert("k"u8, v1);
+        CMapEntryOptions expiring = CMapEntryOptions.ExpireAfter(TimeSpan.FromSeconds(30));
+        Action write = op switch
+        {
+            "Swap" => () => map.Swap("k"u8, v2, expiring),
+            "TrySwap" => () => map.TrySwap("k"u8, v2, new byte[256], out _, expiring),
+            "GetOrInsert" => () => map.GetOrInsert("new"u8, v2, expiring, out _), // a hit writes nothing: an absent key
+            _ => () => map.Insert("k"u8, v2, expiring),
+        };
+
+        var e = Assert.Throws<InvalidOperationException>(write);
+        output.WriteLine($"{config} {op}: {e.Message}");
+        Assert.Equal(v1, map.Get("k"u8));
+        Assert.Null(map.Get("new"u8));
+        Assert.Equal(1, map.Count);
+
+        // Not left inside an epoch region: these would wait for this thread forever, or throw "inside a read callback".
+        var compactor = new System.Threading.Thread(() => map.Compact()) { IsBackground = true };
+        compactor.Start();
+        Assert.True(compactor.Join(TimeSpan.FromSeconds(30)), "Compact waited for a region the failed write left entered");
+        map.Clear();
+        Assert.Equal(0, map.Count);
+
+        // The provider works now: the same write succeeds and arms the timer.
+        write();
+        Assert.Equal(1, map.Count);
+        Assert.Equal(v2, map.Get(op == "GetOrInsert" ? "new"u8 : "k"u8));
+        Assert.Equal(1, time.TimersCreated);
+        DisposeAndAssertNoNativeBytes(map, config);
+    }
+
+    private sealed class FailingTimerProvider : FakeTimeProvider
+    {
+        internal int FailuresLeft;
+        internal int TimersCreated;
+
+        public override System.Threading.ITimer CreateTimer(System.Threading.TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            if (FailuresLeft-- > 0)
+            {
+                throw new InvalidOperationException("CreateTimer failed (test)");
+            }
+
+            TimersCreated++;
+            return base.CreateTimer(callback, state, dueTime, period);
+        }
+    }
 }

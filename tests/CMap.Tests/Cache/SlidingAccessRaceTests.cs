@@ -76,4 +76,55 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         map.Dispose();
         Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
     }
+
+    /// <summary>
+    /// A reader parked by its clock read holds the word of an entry past its absolute deadline (it also has a window,
+    /// as every IDistributedCache entry with both options does). Meanwhile a write puts a new entry for the key in the
+    /// same slot and records its first access in the slot's access cell. The reader then resumes, and must report its
+    /// entry expired without sealing the cell: the cell is the new entry's now, and a seal there would make a write
+    /// that returned invisible to every later read.
+    /// </summary>
+    [Fact]
+    public void AReaderOfAnEntryPastItsAbsoluteDeadlineNeverSealsTheEntryThatReplacedIt()
+    {
+        using var clock = new GatedTimeProvider();
+        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 22, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1) });
+        byte[] key = "both"u8.ToArray();
+        byte[] old = CacheTestKit.Value(40, 1), fresh = CacheTestKit.Value(48, 2);
+        var options = new CMapEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromSeconds(5), SlidingExpiration = TimeSpan.FromSeconds(10) };
+        map.Insert(key, old, options);
+
+        clock.Set(TimeSpan.FromSeconds(6)); // past the old entry's absolute deadline (5 s), inside its window
+        byte[]? got = null;
+        Exception? readerError = null;
+        var reader = new Thread(() =>
+        {
+            try
+            {
+                clock.TrapNextReadOnThisThread();
+                got = map.Get(key);
+            }
+#pragma warning disable CA1031 // reported by the test thread
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                readerError = e;
+            }
+        }) { IsBackground = true, Name = "parked reader" };
+        reader.Start();
+        Assert.True(clock.Trapped.Wait(s_wait), "the reader never reached its clock read");
+
+        // The write finds the old entry expired and reuses its slot for the new one (first access: 6 s).
+        Assert.True(map.Insert(key, fresh, options), "the old entry had expired: the write adds a new one");
+        clock.Release.Set();
+        Assert.True(reader.Join(s_wait), "the reader did not finish");
+        Assert.Null(readerError);
+        output.WriteLine($"parked read returned {(got is null ? "null" : $"{got.Length} bytes")}; after it, Get returns {map.Get(key)?.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"}");
+        Assert.True(got is null || got.AsSpan().SequenceEqual(fresh), "the parked read returned the expired value");
+        byte[]? after = map.Get(key);
+        Assert.True(after is not null && after.AsSpan().SequenceEqual(fresh), "the write that returned is invisible: the parked reader sealed the new entry's access cell");
+        Assert.Equal(1, map.Count);
+        map.Dispose();
+        Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+    }
 }

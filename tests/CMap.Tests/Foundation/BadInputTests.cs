@@ -254,6 +254,55 @@ public sealed partial class BadInputProcessWideTests(ITestOutputHelper output)
         Assert.Equal(before, after);
     }
 
+    /// <summary>
+    /// A meter factory that throws (a disposed one does) fails the constructor after the shards were allocated and the
+    /// compactor started: the exception reaches the caller, and the shards' memory is freed and the compactor stopped,
+    /// since no finalizer will ever run for the map that was never returned.
+    /// </summary>
+    [Fact]
+    public void AConstructorThatFailsOnTheMeterFactoryFreesWhatItAllocatedAndStopsTheCompactor()
+    {
+        Settle();
+        long before = NativeArena.TotalOutstandingBytes;
+        var scheduler = new RecordingScheduler();
+        using var factory = new ThrowingMeterFactory();
+        var e = Assert.Throws<ObjectDisposedException>(() => new ByteMap(new CMapConfig
+        {
+            InitialCapacity = 100_000,
+            MeterFactory = factory,
+            CompactionSchedulerFactory = () => scheduler,
+        }));
+        long after = NativeArena.TotalOutstandingBytes;
+        output.WriteLine($"{e.GetType().Name}: {e.Message}; scheduler started {scheduler.Starts}, stopped {scheduler.Stops}; process native total {before} -> {after}");
+        Assert.Equal(1, scheduler.Starts);
+        Assert.Equal(1, scheduler.Stops);
+        Assert.Equal(before, after);
+    }
+
+    private sealed class RecordingScheduler : CMap.Compaction.CompactionScheduler
+    {
+        internal int Starts;
+        internal int Stops;
+
+        internal override void Start(Func<bool> runPass) => Starts++;
+
+        internal override void Request()
+        {
+        }
+
+        internal override void Stop(bool wait) => Stops++;
+    }
+
+    private sealed class ThrowingMeterFactory : System.Diagnostics.Metrics.IMeterFactory
+    {
+        public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options) =>
+            throw new ObjectDisposedException(nameof(ThrowingMeterFactory));
+
+        public void Dispose()
+        {
+        }
+    }
+
     /// <summary>Numbers of at least 10 digits (thousands separators allowed) directly followed by "byte(s)" or "B".</summary>
     private static List<long> ByteCounts(string message)
     {
