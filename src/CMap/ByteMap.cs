@@ -90,6 +90,7 @@ public sealed unsafe partial class ByteMap : IDisposable
 
         var settings = new ShardSettings
         {
+            Memory = _memory,
             Hasher = _hasher,
             ChunkSizes = chunkSizes,
             ChunkPolicy = (TestHooks.Enabled ? config.ChunkPolicy : null) ?? ChunkPolicy.Default,
@@ -108,7 +109,7 @@ public sealed unsafe partial class ByteMap : IDisposable
         {
             for (int i = 0; i < shardCount; i++)
             {
-                _shards[i] = new Shard(settings, _memory, perShard);
+                _shards[i] = new Shard(settings, perShard);
             }
         }
         catch (OutOfMemoryException ex)

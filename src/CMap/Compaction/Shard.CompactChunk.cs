@@ -104,7 +104,7 @@ internal sealed unsafe partial class Shard
                         long deadline = long.MaxValue;
                         if (entry.HasExpiry)
                         {
-                            now = now != 0 ? now : _clock.Now();
+                            now = now != 0 ? now : Clock.Now();
                             deadline = EffectiveDeadlineUnsynchronized(t, slot, entry);
                             if (now >= deadline)
                             {

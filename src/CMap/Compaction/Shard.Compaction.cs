@@ -172,7 +172,7 @@ internal sealed unsafe partial class Shard
             if (_chunks.Count == 0 && !_disposed)
             {
                 // A shard compaction emptied holds what an empty one does (its next chunk allocates the list again).
-                Volatile.Write(ref _indexBytes, _indexBytes - _chunks.Free(_arena));
+                Volatile.Write(ref _indexBytes, _indexBytes - _chunks.Free(Arena));
             }
 
             _requestFloor = ReclaimableBytesUnsynchronized + _settings.ChunkSizes[0];

@@ -58,7 +58,7 @@ internal sealed unsafe partial class Shard
             var entry = new EntryReader(IndexWord.Address(w));
             if (entry.HasExpiry)
             {
-                now = now != 0 ? now : _clock.Now();
+                now = now != 0 ? now : Clock.Now();
                 long window = entry.Window;
                 long deadline = window == 0 ? entry.Deadline : ExpiryClock.EffectiveDeadline(entry.Deadline, window, Volatile.Read(ref t->Access[i]));
                 if (now >= deadline)

@@ -68,7 +68,7 @@ internal sealed unsafe partial class Shard
     /// </summary>
     internal bool MakeRoom(long incoming, bool lastResort)
     {
-        MemoryBudget budget = _budget!;
+        MemoryBudget budget = Budget!;
         bool evicted = false;
         using ShardLock.Scope scope = _lock.EnterScope();
         if (_disposed)
@@ -192,7 +192,7 @@ internal sealed unsafe partial class Shard
             return false;
         }
 
-        if (entry.HasExpiry && _clock.Now() >= EffectiveDeadlineUnsynchronized(t, slot, entry))
+        if (entry.HasExpiry && Clock.Now() >= EffectiveDeadlineUnsynchronized(t, slot, entry))
         {
             DropUnsynchronized(t, slot, word, hash, evicted: false, h->Region);
             return true;
@@ -271,7 +271,7 @@ internal sealed unsafe partial class Shard
                 bool expired = false;
                 if (entry.HasExpiry)
                 {
-                    now = now != 0 ? now : _clock.Now();
+                    now = now != 0 ? now : Clock.Now();
                     expired = now >= EffectiveDeadlineUnsynchronized(t, slot, entry);
                 }
 
@@ -294,7 +294,7 @@ internal sealed unsafe partial class Shard
     /// <summary>With a budget, after a new chunk or block: ask the compactor to evict once the map passes 98% of it.</summary>
     private void MaybeRequestEvictionUnsynchronized()
     {
-        if (_budget is { NeedsEviction: true })
+        if (Budget is { NeedsEviction: true })
         {
             _settings.CompactionRequests?.Request();
         }

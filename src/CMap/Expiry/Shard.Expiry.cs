@@ -39,7 +39,7 @@ internal sealed unsafe partial class Shard
     {
         // A sliding entry cannot expire before its window has passed since this write.
         long bound = expiry.Window > 0 ? Math.Min(expiry.Deadline, ExpiryClock.SaturatingAdd(now, expiry.Window)) : expiry.Deadline;
-        LowerSweepAtUnsynchronized(Chunk.HeaderOf(entry, sizeClass, _pool.ClassSizes), bound);
+        LowerSweepAtUnsynchronized(Chunk.HeaderOf(entry, sizeClass, Pool.ClassSizes), bound);
     }
 
     /// <summary>After compaction or eviction copied an entry: its new chunk must be swept for it too.</summary>
@@ -50,7 +50,7 @@ internal sealed unsafe partial class Shard
         {
             // A sliding entry's last access is in the index, not the entry: sweep the new chunk at the next tick,
             // which computes the exact time and sets the chunk's next sweep from it.
-            LowerSweepAtUnsynchronized(Chunk.HeaderOf(copy, sizeClass, _pool.ClassSizes), entry.Window > 0 ? 0 : entry.Deadline);
+            LowerSweepAtUnsynchronized(Chunk.HeaderOf(copy, sizeClass, Pool.ClassSizes), entry.Window > 0 ? 0 : entry.Deadline);
         }
     }
 
@@ -86,7 +86,7 @@ internal sealed unsafe partial class Shard
             }
 
             generation = _generation;
-            now = _clock.Now();
+            now = Clock.Now();
             for (int i = 0; i < _chunks.Count; i++)
             {
                 if (_chunks[i].Header->SweepAt <= now)

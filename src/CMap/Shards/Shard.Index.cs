@@ -11,7 +11,7 @@ internal sealed unsafe partial class Shard
     private void RebuildUnsynchronized(long capacity)
     {
         var old = (IndexTable*)_table;
-        IndexTable* fresh = IndexTable.Allocate(_arena, capacity);
+        IndexTable* fresh = IndexTable.Allocate(Arena, capacity);
         if (old->Access != null)
         {
             try
@@ -20,7 +20,7 @@ internal sealed unsafe partial class Shard
             }
             catch
             {
-                _arena.Free(fresh, (nuint)IndexTable.BytesFor(capacity));
+                Arena.Free(fresh, (nuint)IndexTable.BytesFor(capacity));
                 throw;
             }
         }
@@ -108,10 +108,10 @@ internal sealed unsafe partial class Shard
     {
         if (t->Access != null)
         {
-            _retired.Retire((byte*)t->Access - IndexTable.HeaderSize, IndexTable.AccessBytesFor(t->Capacity));
+            Retired.Retire((byte*)t->Access - IndexTable.HeaderSize, IndexTable.AccessBytesFor(t->Capacity));
         }
 
-        _retired.Retire(t, IndexTable.BytesFor(t->Capacity));
+        Retired.Retire(t, IndexTable.BytesFor(t->Capacity));
     }
 
     /// <summary>
@@ -121,7 +121,7 @@ internal sealed unsafe partial class Shard
     private void AttachAccessArrayUnsynchronized(IndexTable* t)
     {
         long bytes = IndexTable.AccessBytesFor(t->Capacity);
-        t->Access = (long*)((byte*)_arena.AllocZeroed((nuint)bytes) + IndexTable.HeaderSize);
+        t->Access = (long*)((byte*)Arena.AllocZeroed((nuint)bytes) + IndexTable.HeaderSize);
         if ((nint)t == _table)
         {
             Volatile.Write(ref _indexBytes, _indexBytes + bytes);

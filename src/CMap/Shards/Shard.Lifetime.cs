@@ -11,7 +11,7 @@ internal sealed unsafe partial class Shard
     {
         using ShardLock.Scope scope = _lock.EnterScope();
         ThrowIfDisposedUnsynchronized();
-        IndexTable* fresh = IndexTable.Allocate(_arena, _minCapacity);
+        IndexTable* fresh = IndexTable.Allocate(Arena, _minCapacity);
         var old = (IndexTable*)_table;
         // [I2] Publish the empty table before retiring anything the old one points at.
         Volatile.Write(ref _table, (nint)fresh);
@@ -41,10 +41,10 @@ internal sealed unsafe partial class Shard
         Volatile.Write(ref _generation, _generation + 1);
         foreach (Chunk c in _chunks)
         {
-            _retired.Retire(c);
+            Retired.Retire(c);
         }
 
-        _chunks.Free(_arena); // no reader ever reads the list, and every walk checks the generation or _disposed first
+        _chunks.Free(Arena); // no reader ever reads the list, and every walk checks the generation or _disposed first
         _tail = default;
         _mainTail = default;
         _sizeClass = 0;
@@ -66,7 +66,7 @@ internal sealed unsafe partial class Shard
         for (ChunkHeader* h = list.Head; h != null;)
         {
             ChunkHeader* next = h->Next; // read before Retire reuses the header's link bytes
-            _retired.Retire(h, h->Capacity, reusable: true);
+            Retired.Retire(h, h->Capacity, reusable: true);
             h = next;
         }
 

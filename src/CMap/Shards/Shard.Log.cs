@@ -45,7 +45,7 @@ internal sealed unsafe partial class Shard
             return size;
         }
 
-        int chunk = _pool.ClassSizes[Math.Min(_sizeClass, _settings.MaxSizeClass)];
+        int chunk = Pool.ClassSizes[Math.Min(_sizeClass, _settings.MaxSizeClass)];
         return size > EntryLimitOf(chunk) ? Chunk.HeaderSize + size + Chunk.TailPadding : chunk;
     }
 
@@ -68,11 +68,11 @@ internal sealed unsafe partial class Shard
     private byte* AppendSlowUnsynchronized(long size, byte region, out int sizeClass)
     {
         int cls = ChooseSizeClassUnsynchronized();
-        if (size > EntryLimitOf(_pool.ClassSizes[cls]))
+        if (size > EntryLimitOf(Pool.ClassSizes[cls]))
         {
             // [I8] A large entry gets a block of its own; it dies (and is retired) as a whole. Its age for eviction is
             // the seal count now, comparable with the chunks'.
-            ChunkHeader* block = _pool.Blocks.Rent(size);
+            ChunkHeader* block = Pool.Blocks.Rent(size);
             block->LiveBytes = size;
             block->Region = region;
             block->SealedAt = _seals;
@@ -84,13 +84,13 @@ internal sealed unsafe partial class Shard
             return (byte*)block + Chunk.HeaderSize;
         }
 
-        long listGrowth = _chunks.EnsureRoomForOne(_arena); // before the rent: nothing can fail once the chunk is ours
+        long listGrowth = _chunks.EnsureRoomForOne(Arena); // before the rent: nothing can fail once the chunk is ours
         if (listGrowth != 0)
         {
             Volatile.Write(ref _indexBytes, _indexBytes + listGrowth);
         }
 
-        Chunk fresh = _pool.Rent(cls);
+        Chunk fresh = Pool.Rent(cls);
         SealTailUnsynchronized(region);
         fresh.Header->Region = region;
         fresh.Header->ListIndex = _chunks.Add(fresh);
@@ -126,7 +126,7 @@ internal sealed unsafe partial class Shard
     }
 
     /// <summary>The region of the entry <paramref name="word"/> points at (its chunk or block header says).</summary>
-    private byte RegionOf(ulong word) => Chunk.HeaderOf(IndexWord.Address(word), IndexWord.SizeClass(word), _pool.ClassSizes)->Region;
+    private byte RegionOf(ulong word) => Chunk.HeaderOf(IndexWord.Address(word), IndexWord.SizeClass(word), Pool.ClassSizes)->Region;
 
     /// <summary>
     /// Stops appending to the tail of <paramref name="region"/>. Its unused end is counted as slack, apart from dead
@@ -169,9 +169,9 @@ internal sealed unsafe partial class Shard
     private int ChooseSizeClassUnsynchronized()
     {
         int cls = _settings.ChunkPolicy.SelectSizeClass(_liveBytes, _sizeClass, _settings.ChunkSizes);
-        if ((uint)cls >= (uint)_pool.ClassCount)
+        if ((uint)cls >= (uint)Pool.ClassCount)
         {
-            ThrowHelper.ThrowInvalidOperation($"ChunkPolicy.SelectSizeClass returned {cls}; it must be an index into CMapConfig.ChunkSizes (0..{_pool.ClassCount - 1}).");
+            ThrowHelper.ThrowInvalidOperation($"ChunkPolicy.SelectSizeClass returned {cls}; it must be an index into CMapConfig.ChunkSizes (0..{Pool.ClassCount - 1}).");
         }
 
         // A budget caps the class, so that the shards' tails stay a small part of it.
@@ -196,13 +196,13 @@ internal sealed unsafe partial class Shard
     /// </summary>
     private void ReleaseEntryBytesUnsynchronized(byte* entry, int cls, long size)
     {
-        ChunkHeader* h = Chunk.HeaderOf(entry, cls, _pool.ClassSizes);
+        ChunkHeader* h = Chunk.HeaderOf(entry, cls, Pool.ClassSizes);
         if (cls == Chunk.OversizeClass)
         {
             BlocksOf(h->Region).Unlink(h);
             Volatile.Write(ref _oversizeBytes, _oversizeBytes - h->Capacity);
             AddRegionBytesUnsynchronized(h->Region, -h->Capacity);
-            _retired.Retire(h, h->Capacity, reusable: true);
+            Retired.Retire(h, h->Capacity, reusable: true);
             return;
         }
 
@@ -263,6 +263,6 @@ internal sealed unsafe partial class Shard
 
         Volatile.Write(ref _deadBytes, _deadBytes - h->DeadBytes);
         Volatile.Write(ref _chunkBytes, _chunkBytes - chunk.Capacity);
-        _retired.Retire(chunk);
+        Retired.Retire(chunk);
     }
 }

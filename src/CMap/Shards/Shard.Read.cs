@@ -67,7 +67,7 @@ internal sealed unsafe partial class Shard
             return false;
         }
 
-        if (_budget is not null && !IndexWord.IsSaturated(word))
+        if (_budgeted && !IndexWord.IsSaturated(word))
         {
             MarkAccessed(t, slot, word);
         }
@@ -88,7 +88,7 @@ internal sealed unsafe partial class Shard
         long now;
         try
         {
-            now = _clock.Now();
+            now = Clock.Now();
         }
         catch when (exitOnClockFailure != null)
         {
@@ -126,7 +126,7 @@ internal sealed unsafe partial class Shard
                 continue;
             }
 
-            if (now - last >= _clock.GranularityFor(window))
+            if (now - last >= Clock.GranularityFor(window))
             {
                 // [I10] A compare-and-swap that gives up: it replaces only the time it read, so it never overwrites a
                 // writer's newer one (a new entry in this slot), a later reader's, or a seal. Losing the race loses

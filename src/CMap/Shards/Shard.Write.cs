@@ -30,7 +30,7 @@ internal sealed unsafe partial class Shard
         using ShardLock.Scope scope = _lock.EnterScope();
         ThrowIfDisposedUnsynchronized();
         bytesNeeded = 0;
-        if (mayDefer && TOperation.MayPut && _budget is { } budget)
+        if (mayDefer && TOperation.MayPut && Budget is { } budget)
         {
             bytesNeeded = AllocationForUnsynchronized(EntryLayout.SizeOf(key.Length, operation.Value.Length, expiry));
             if (budget.IsOver(bytesNeeded))
@@ -50,7 +50,7 @@ internal sealed unsafe partial class Shard
             {
                 // The clock read here, under the lock: the caller's timestamp may predate a wait for the lock, and an
                 // entry that expired meanwhile must count as absent (never returned late).
-                expired = _clock.Now() >= EffectiveDeadlineUnsynchronized(t, slot, entry);
+                expired = Clock.Now() >= EffectiveDeadlineUnsynchronized(t, slot, entry);
             }
 
             found = !expired;
@@ -130,7 +130,7 @@ internal sealed unsafe partial class Shard
         // With a budget, a new entry starts on probation unless its key was evicted from probation recently (the
         // ghost set): then it was evicted too soon, and goes straight to the main region. A replacement keeps the
         // region of the entry it replaces.
-        byte region = _budget is null ? Chunk.ProbationRegion
+        byte region = Budget is null ? Chunk.ProbationRegion
             : slot >= 0 ? RegionOf(oldWord)
             : _ghost is { } ghost && ghost.TryTake(hash) ? Chunk.MainRegion : Chunk.ProbationRegion;
 

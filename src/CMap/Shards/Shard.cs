@@ -7,7 +7,7 @@ namespace CMap;
 /// One shard: an index table and a log of chunks. Readers go through the one read core (<see cref="Read{TConsumer}"/>)
 /// inside the map's epoch region and take no lock; every write goes through the one write path
 /// (<c>Write</c>) under <see cref="_lock"/> (the <c>*Unsynchronized</c> members expect the caller to
-/// hold it). A shard is given its settings and memory and knows nothing of the map that owns it. Invariants I1–I8
+/// hold it). A shard is given its settings (the map's memory among them) and knows nothing of the map that owns it. Invariants I1–I8
 /// are in docs/concurrency.md.
 /// </summary>
 internal sealed unsafe partial class Shard
@@ -15,15 +15,15 @@ internal sealed unsafe partial class Shard
     // Not re-entrant, and no user code ever runs while it is held (a write from inside a read callback of the same
     // map takes it on a thread that holds none). Embedded, padded to a cache line of its own [L1].
     private ShardLock _lock;
+    // The shard's managed references, kept to two on purpose: a forced full GC visits every reference field of every
+    // shard (a 10 M-entry map has 1,024 shards), and each costs it a few nanoseconds; everything shared by the map's
+    // shards (the memory, the clock, the budget) is reached through the settings. The epoch is the read path's, so
+    // it is one load away.
     private readonly ShardSettings _settings;
-    private readonly NativeArena _arena;
-    private readonly ChunkPool _pool;
-    private readonly RetireList _retired;
     private readonly EpochDomain _epoch;
-    private readonly ExpiryClock _clock;
 
-    // The byte budget, or null. When set, reads mark the entries they hit and the log has two eviction regions.
-    private readonly MemoryBudget? _budget;
+    // With a byte budget, reads mark the entries they hit and the log has two eviction regions (read on every hit).
+    private readonly bool _budgeted;
     private readonly int _largeEntryShift; // [I8] ShardSettings.LargeEntryShift, read on every append
 
     // [I2] Current index table. Written only under _lock, with Volatile.Write after the table is fully built;
@@ -61,22 +61,29 @@ internal sealed unsafe partial class Shard
     private long _removals;
 
     /// <summary>Builds an empty shard sized for <paramref name="initialEntries"/>; throws out-of-memory with nothing allocated.</summary>
-    internal Shard(ShardSettings settings, MapMemory memory, long initialEntries)
+    internal Shard(ShardSettings settings, long initialEntries)
     {
         _settings = settings;
-        _arena = memory.Arena;
-        _pool = memory.Pool;
-        _retired = memory.Retired;
-        _epoch = memory.Epoch;
-        _clock = settings.Clock;
-        _budget = settings.Budget;
+        _epoch = settings.Memory.Epoch;
+        _budgeted = settings.Budget is not null;
         _largeEntryShift = settings.LargeEntryShift;
         long cap = IndexTable.CapacityFor(initialEntries);
         _minCapacity = cap;
         _requestFloor = settings.CompactionMinDeadBytes;
-        _table = (nint)IndexTable.Allocate(_arena, cap);
+        _table = (nint)IndexTable.Allocate(Arena, cap);
         _indexBytes = IndexTable.BytesFor(cap);
     }
+
+    private NativeArena Arena => _settings.Memory.Arena;
+
+    private ChunkPool Pool => _settings.Memory.Pool;
+
+    private RetireList Retired => _settings.Memory.Retired;
+
+    private ExpiryClock Clock => _settings.Clock;
+
+    /// <summary>The byte budget, or null. When set, reads mark the entries they hit and the log has two eviction regions.</summary>
+    private MemoryBudget? Budget => _settings.Budget;
 
     internal long Count => Volatile.Read(ref _count);
 

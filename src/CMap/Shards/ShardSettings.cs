@@ -1,15 +1,19 @@
+using CMap.Buffer;
 using CMap.Compaction;
 using CMap.Hashing;
 
 namespace CMap;
 
 /// <summary>
-/// What a shard needs to know, in one object built once per map: the hasher, the chunk size classes and policy, the
+/// What a shard needs to know, in one object built once per map: the map's memory, the hasher, the chunk size classes and policy, the
 /// compaction thresholds, and where to send compaction requests. A shard never reaches back into its map, so a
 /// shard can be built without one (restore, tests).
 /// </summary>
 internal sealed class ShardSettings
 {
+    /// <summary>The map's native memory: arena, chunk pools, epoch domain and retire list.</summary>
+    internal required MapMemory Memory { get; init; }
+
     internal required KeyHasher Hasher { get; init; }
 
     /// <summary>Validated chunk size classes in bytes (a private snapshot, never the caller's list).</summary>

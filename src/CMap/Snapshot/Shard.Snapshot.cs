@@ -53,7 +53,7 @@ internal sealed unsafe partial class Shard
                 if (window != 0)
                 {
                     flags |= SnapshotFormat.SlidingFlag;
-                    windowTicks = _clock.SpanFor(window).Ticks;
+                    windowTicks = Clock.SpanFor(window).Ticks;
                     slidingUtc = UtcTicksAt(ExpiryClock.SaturatingAdd(last, window), now, nowUtcTicks);
                 }
             }
@@ -103,7 +103,7 @@ internal sealed unsafe partial class Shard
     /// <summary>The wall-clock instant (UTC ticks) of timestamp <paramref name="timestamp"/>, saturating.</summary>
     private long UtcTicksAt(long timestamp, long now, long nowUtcTicks)
     {
-        long ahead = _clock.SpanFor(Math.Max(0, timestamp - now)).Ticks;
+        long ahead = Clock.SpanFor(Math.Max(0, timestamp - now)).Ticks;
         long utc = ExpiryClock.SaturatingAdd(nowUtcTicks, ahead);
         return Math.Min(utc, DateTimeOffset.MaxValue.UtcTicks);
     }
