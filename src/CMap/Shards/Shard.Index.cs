@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.Intrinsics.X86;
 using System.Threading;
 using CMap.Buffer;
 
@@ -28,23 +29,45 @@ internal sealed unsafe partial class Shard
         ulong* src = IndexTable.Slots(old);
         ulong* dst = IndexTable.Slots(fresh);
         long n = old->Capacity;
-        for (long i = 0; i < n; i++)
+
+        // [C8's pattern] The old table is in hash order, so its entries are scattered over the log: each is a likely
+        // cache miss, and the fresh table's home slot another. In batches, the entries of the next live words are all
+        // prefetched first, then hashed (their misses overlapping), their home slots prefetched, and only then placed.
+        long* from = stackalloc long[RebuildBatch];
+        ulong* hashes = stackalloc ulong[RebuildBatch];
+        for (long i = 0; i < n;)
         {
-            ulong w = src[i];
-            if (!IndexWord.IsLive(w))
+            int batch = 0;
+            for (; i < n && batch < RebuildBatch; i++)
             {
-                continue;
+                ulong w = src[i];
+                if (IndexWord.IsLive(w))
+                {
+                    from[batch++] = i;
+                    PrefetchEntry(IndexWord.Address(w));
+                }
             }
 
-            // The index keeps only an 11-bit tag, so the slot comes from hashing the key again.
-            ulong h = _settings.Hasher.Hash(new EntryReader(IndexWord.Address(w)).Key);
-            Probe.Find(fresh, h, default(NoMatch), out _, out long at);
-            dst[at] = w; // the fresh table is not yet published: plain stores
-            if (fresh->Access != null)
+            for (int b = 0; b < batch; b++)
             {
-                // [I10] A reader may still record an access in the old table's array: the second copy below (or the
-                // reader itself) carries it over.
-                fresh->Access[at] = Volatile.Read(ref old->Access[i]);
+                // The index keeps only an 11-bit tag, so the slot comes from hashing the key again.
+                hashes[b] = _settings.Hasher.Hash(new EntryReader(IndexWord.Address(src[from[b]])).Key);
+                if (Sse.IsSupported)
+                {
+                    Sse.Prefetch0(dst + IndexTable.HomeSlot(hashes[b], fresh->Size));
+                }
+            }
+
+            for (int b = 0; b < batch; b++)
+            {
+                Probe.Find(fresh, hashes[b], default(NoMatch), out _, out long at);
+                dst[at] = src[from[b]]; // the fresh table is not yet published: plain stores
+                if (fresh->Access != null)
+                {
+                    // [I10] A reader may still record an access in the old table's array: the second copy below (or
+                    // the reader itself) carries it over.
+                    fresh->Access[at] = Volatile.Read(ref old->Access[from[b]]);
+                }
             }
         }
 
@@ -63,6 +86,20 @@ internal sealed unsafe partial class Shard
         Volatile.Write(ref _rebuilds, _rebuilds + 1);
         RetireTableUnsynchronized(old);
         Volatile.Write(ref _indexBytes, TableBytes(fresh) + _chunks.Bytes);
+    }
+
+    /// <summary>Live words a rebuild takes per batch: enough misses in flight to cover DRAM latency, little stack.</summary>
+    private const int RebuildBatch = 16;
+
+    /// <summary>A hint: the first two lines of an entry (header and key; a small entry may straddle a boundary).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchEntry(byte* entry)
+    {
+        if (Sse.IsSupported)
+        {
+            Sse.Prefetch0(entry);
+            Sse.Prefetch0(entry + 64);
+        }
     }
 
     /// <summary>Second pass of a rebuild's side-array copy: the later of the two times for each sliding entry.</summary>
