@@ -248,7 +248,7 @@ public sealed partial class ByteMap
         EntryExpiry expiry = ResolveExpiry(options, out long now);
         CheckLengths(key, value, expiry);
         ulong hash = _hasher.Hash(key);
-        Shard shard = ShardFor(hash);
+        ref Shard shard = ref ShardFor(hash);
         if (shard.Read(key, hash, ref consumer))
         {
             GC.KeepAlive(this); // [E8]
@@ -256,7 +256,7 @@ public sealed partial class ByteMap
         }
 
         var op = new GetOrAddInPlace(value);
-        bool inserted = WriteToShard(shard, key, hash, ref op, expiry, now) == WriteOutcome.Added;
+        bool inserted = WriteToShard(ref shard, key, hash, ref op, expiry, now) == WriteOutcome.Added;
         if (op.Previous.HasValue)
         {
             // A racing writer added the key first: its value, read in the region the write path entered [I11].

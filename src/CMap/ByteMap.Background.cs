@@ -35,7 +35,7 @@ public sealed partial class ByteMap
             }
             else
             {
-                foreach (Shard s in _shards)
+                foreach (ref Shard s in _shards.AsSpan())
                 {
                     if (_memory.Epoch.IsClosed)
                     {
@@ -44,7 +44,7 @@ public sealed partial class ByteMap
 
                     if (s.TakeCompactionRequest())
                     {
-                        Guarded(s, static s => s.Compact(everything: false));
+                        Guarded(ref s, static (ref Shard s) => s.Compact(everything: false));
                     }
                 }
             }
@@ -80,9 +80,9 @@ public sealed partial class ByteMap
                 return true;
             }
 
-            Shard s = _shards[_evictionCursor++ & _shardMask];
+            ref Shard s = ref _shards[_evictionCursor++ & _shardMask];
             bool evicted = false;
-            Guarded(s, static s => s.EvictOldest() ? 1 : 0, ref evicted);
+            Guarded(ref s, static (ref Shard s) => s.EvictOldest() ? 1 : 0, ref evicted);
             idle = evicted ? 0 : idle + 1;
             if (idle >= _shards.Length)
             {
@@ -95,11 +95,11 @@ public sealed partial class ByteMap
 
     private void RunSweepsUnderGate()
     {
-        foreach (Shard s in _shards)
+        foreach (ref Shard s in _shards.AsSpan())
         {
             if (s.TakeSweepRequest())
             {
-                Guarded(s, static s => s.SweepExpired());
+                Guarded(ref s, static (ref Shard s) => s.SweepExpired());
             }
         }
     }
@@ -117,7 +117,7 @@ public sealed partial class ByteMap
 
         long now = _clock.Now();
         bool due = false;
-        foreach (Shard s in _shards)
+        foreach (ref Shard s in _shards.AsSpan())
         {
             if (s.NextSweepAt <= now)
             {
@@ -147,17 +147,17 @@ public sealed partial class ByteMap
     }
 
     /// <summary>Runs one shard's background step, recording a failure instead of throwing [C4].</summary>
-    private void Guarded(Shard shard, Func<Shard, int> step)
+    private void Guarded(ref Shard shard, ShardStep step)
     {
         bool ignored = false;
-        Guarded(shard, step, ref ignored);
+        Guarded(ref shard, step, ref ignored);
     }
 
-    private void Guarded(Shard shard, Func<Shard, int> step, ref bool progressed)
+    private void Guarded(ref Shard shard, ShardStep step, ref bool progressed)
     {
         try
         {
-            progressed = step(shard) != 0;
+            progressed = step(ref shard) != 0;
         }
         catch (Exception ex)
         {
@@ -167,3 +167,6 @@ public sealed partial class ByteMap
         }
     }
 }
+
+/// <summary>One background step on a shard, in place (a shard is a struct in the map's array: never copied).</summary>
+internal delegate int ShardStep(ref Shard shard);

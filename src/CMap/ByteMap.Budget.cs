@@ -10,7 +10,7 @@ public sealed partial class ByteMap
 {
     /// <summary>Every write reaches its shard through here: with a budget, it makes room for itself first.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private WriteOutcome WriteToShard<TOperation>(Shard shard, ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now)
+    private WriteOutcome WriteToShard<TOperation>(ref Shard shard, ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now)
         where TOperation : struct, IWriteOperation, allows ref struct
     {
         if (expiry.IsSet)
@@ -26,7 +26,7 @@ public sealed partial class ByteMap
 
         WriteOutcome outcome = _budget is null
             ? shard.Write(key, hash, ref operation, expiry, now)
-            : WriteWithinBudget(shard, key, hash, ref operation, expiry, now);
+            : WriteWithinBudget(ref shard, key, hash, ref operation, expiry, now);
         return outcome;
     }
 
@@ -35,7 +35,7 @@ public sealed partial class ByteMap
     /// budget, the write makes room with no lock held and asks again. After a few rounds it writes regardless: a write
     /// never fails because the cache is full.
     /// </summary>
-    private WriteOutcome WriteWithinBudget<TOperation>(Shard shard, ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now)
+    private WriteOutcome WriteWithinBudget<TOperation>(ref Shard shard, ReadOnlySpan<byte> key, ulong hash, ref TOperation operation, in EntryExpiry expiry, long now)
         where TOperation : struct, IWriteOperation, allows ref struct
     {
         for (int round = 0; ; round++)
@@ -46,7 +46,7 @@ public sealed partial class ByteMap
                 return outcome;
             }
 
-            MakeRoom(shard, needed);
+            MakeRoom(ref shard, needed);
         }
     }
 
@@ -73,7 +73,7 @@ public sealed partial class ByteMap
     /// bound is the budget plus what they write.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void MakeRoom(Shard own, long incoming)
+    private void MakeRoom(ref Shard own, long incoming)
     {
         MemoryBudget budget = _budget!;
         if (_memory.Retired.PendingBytes > 0)
@@ -93,7 +93,7 @@ public sealed partial class ByteMap
         int start = Interlocked.Increment(ref _inlineCursor);
         for (int step = 0, idle = 0; step < 64 * _shards.Length && idle < _shards.Length && budget.MustEvictInline(incoming); step++)
         {
-            Shard s = step == 0 ? own : _shards[(start + step) & _shardMask];
+            ref Shard s = ref step == 0 ? ref own : ref _shards[(start + step) & _shardMask];
             idle = s.EvictOldest(sealTails: false) ? 0 : idle + 1;
         }
 
@@ -103,7 +103,7 @@ public sealed partial class ByteMap
             {
                 // What the evictions so far retired may have reached the pools: give it up before dropping more.
                 GiveUpPooledMemory();
-                (i < 0 ? own : _shards[(start + i) & _shardMask]).MakeRoom(incoming, lastResort: pass == 1);
+                (i < 0 ? ref own : ref _shards[(start + i) & _shardMask]).MakeRoom(incoming, lastResort: pass == 1);
             }
         }
 

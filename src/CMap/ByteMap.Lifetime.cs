@@ -49,7 +49,7 @@ public sealed partial class ByteMap
     {
         ThrowIfDisposed();
         ThrowIfInsideOwnRead(nameof(Clear));
-        foreach (Shard s in _shards)
+        foreach (ref Shard s in _shards.AsSpan())
         {
             s.Clear();
         }
@@ -77,7 +77,7 @@ public sealed partial class ByteMap
         int chunks = 0;
         using (_compactionGate.EnterScope())
         {
-            foreach (Shard s in _shards)
+            foreach (ref Shard s in _shards.AsSpan())
             {
                 chunks += s.Compact(everything: true);
             }
@@ -120,7 +120,7 @@ public sealed partial class ByteMap
     {
         long count = 0, live = 0, dead = 0, slack = 0, chunks = 0, oversize = 0, index = 0, rebuilds = 0, compacted = 0, moved = 0, reclaimed = 0;
         long evictions = 0, expirations = 0, removals = 0;
-        foreach (Shard s in _shards)
+        foreach (ref Shard s in _shards.AsSpan())
         {
             count += s.Count;
             live += s.LiveBytes;
@@ -199,9 +199,12 @@ public sealed partial class ByteMap
             _memory.Epoch.Close();
             _expiryTimer.Dispose();
             _scheduler?.Stop(wait);
-            foreach (Shard? s in _shards)
+            foreach (ref Shard s in _shards.AsSpan())
             {
-                s?.Dispose();
+                if (s.IsBuilt)
+                {
+                    s.Dispose();
+                }
             }
 
             _shardsReleased = true;

@@ -41,7 +41,7 @@ public sealed partial class ByteMap
     }
 
     /// <summary>Shard <paramref name="index"/>, for per-shard accounting checks.</summary>
-    internal Shard ShardForTests(int index) => _shards[index];
+    internal ref Shard ShardForTests(int index) => ref _shards[index];
 
     /// <summary>The most bytes any compaction batch of any shard copied while holding its shard lock.</summary>
     internal long MaxBytesCopiedUnderLockForTests => System.Linq.Enumerable.Max(_shards, static s => s.MaxBytesCopiedUnderLock);

@@ -115,9 +115,12 @@ public sealed unsafe partial class ByteMap : IDisposable
         catch (OutOfMemoryException ex)
         {
             // Nothing was handed out yet: free what the finished shards hold and report what was asked for.
-            foreach (Shard? s in _shards)
+            foreach (ref Shard s in _shards.AsSpan())
             {
-                s?.Dispose();
+                if (s.IsBuilt)
+                {
+                    s.Dispose();
+                }
             }
 
             _memory.Retired.DrainRetiredSoFar();
@@ -177,7 +180,7 @@ public sealed unsafe partial class ByteMap : IDisposable
         {
             ThrowIfDisposed();
             long n = 0;
-            foreach (Shard s in _shards)
+            foreach (ref Shard s in _shards.AsSpan())
             {
                 n += s.Count;
             }
@@ -198,7 +201,7 @@ public sealed unsafe partial class ByteMap : IDisposable
         {
             ThrowIfDisposed();
             long n = 0;
-            foreach (Shard s in _shards)
+            foreach (ref Shard s in _shards.AsSpan())
             {
                 n += s.DeadBytes;
             }
@@ -253,7 +256,7 @@ public sealed unsafe partial class ByteMap : IDisposable
     {
         // Hit: the lock-free read core, as Get. Only a miss takes the shard lock, where the check is repeated.
         ulong hash = _hasher.Hash(key);
-        Shard shard = ShardFor(hash);
+        ref Shard shard = ref ShardFor(hash);
         var copy = new CopyToArray();
         if (shard.Read(key, hash, ref copy))
         {
@@ -263,7 +266,7 @@ public sealed unsafe partial class ByteMap : IDisposable
         }
 
         var op = new GetOrAddInPlace(value);
-        inserted = WriteToShard(shard, key, hash, ref op, expiry, now) == WriteOutcome.Added;
+        inserted = WriteToShard(ref shard, key, hash, ref op, expiry, now) == WriteOutcome.Added;
         byte[] result = op.Previous.HasValue ? CopyAndRelease(ref op.Previous) : value.ToArray();
         GC.KeepAlive(this); // [E8]
         return result;
@@ -288,14 +291,14 @@ public sealed unsafe partial class ByteMap : IDisposable
         where TOperation : struct, IWriteOperation, allows ref struct
     {
         ulong hash = _hasher.Hash(key);
-        WriteOutcome outcome = WriteToShard(ShardFor(hash), key, hash, ref operation, expiry, now);
+        WriteOutcome outcome = WriteToShard(ref ShardFor(hash), key, hash, ref operation, expiry, now);
         GC.KeepAlive(this); // [E8] no finalizer while a write holds a shard lock and points into native memory
         return outcome;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private Shard ShardFor(ulong hash) =>
-        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_shards), (int)(hash >> 32) & _shardMask);
+    private ref Shard ShardFor(ulong hash) =>
+        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_shards), (int)(hash >> 32) & _shardMask);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CheckKey(ReadOnlySpan<byte> key)

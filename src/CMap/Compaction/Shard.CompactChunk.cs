@@ -19,7 +19,7 @@ internal enum ChunkWalk : byte
 }
 
 /// <summary>Walking one chunk's entries batch by batch, moving or dropping them, with large entries moved outside the lock [C3][C6].</summary>
-internal sealed unsafe partial class Shard
+internal unsafe partial struct Shard
 {
     /// <summary>
     /// Walks <paramref name="chunk"/> as <paramref name="walk"/> says; compaction and eviction retire it at the end.

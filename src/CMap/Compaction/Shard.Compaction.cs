@@ -11,7 +11,7 @@ namespace CMap;
 /// copy, one bounded batch per lock hold, so a writer waits at most one batch. Readers never wait: they see the
 /// old copy or the new one, both complete and equal [C1]. Invariants C1–C6 are in docs/concurrency.md.
 /// </summary>
-internal sealed unsafe partial class Shard
+internal unsafe partial struct Shard
 {
     /// <summary>
     /// A background pass leaves a chunk alone until this many younger chunks have been sealed after it. Entries die
@@ -29,22 +29,6 @@ internal sealed unsafe partial class Shard
     /// <summary>Entries a batch may scan (dead ones cost a key hash each), so a chunk of tiny dead entries is bounded too.</summary>
     internal const int CompactionBatchEntries = 1024;
 
-    // 1 once this shard asked the scheduler for a pass and the pass has not yet taken the request. Set by writers
-    // under _lock; cleared by the compactor with Interlocked.Exchange (no lock).
-    private int _compactionRequested;
-
-    // [C2] Bumped under _lock by Clear and Dispose. A compactor re-checks it at every batch: if it moved, the
-    // chunk it was working on has been retired and must not be touched again.
-    private long _generation;
-
-    // Compaction counters. Written by the compactor under _lock; read racily (Volatile) by statistics.
-    private long _chunksCompacted;
-    private long _bytesMoved;
-    private long _bytesReclaimed;
-    private long _maxBytesCopiedUnderLock;
-    private long _largeMovesOutsideLock;
-    private long _largeMovesLostToWriters;
-
     internal long ChunksCompacted => Volatile.Read(ref _chunksCompacted);
 
     internal long BytesMoved => Volatile.Read(ref _bytesMoved);
@@ -59,11 +43,6 @@ internal sealed unsafe partial class Shard
 
     /// <summary>Large moves whose copy was dropped because a write replaced the entry during the copy [C6].</summary>
     internal long LargeMovesLostToWriters => Volatile.Read(ref _largeMovesLostToWriters);
-
-    // Reclaimable dead bytes must reach this before the shard asks again (writer, under _lock). Raised after every
-    // pass to what was left plus one chunk, so a shard whose dead bytes a pass could not reduce (they sit in chunks
-    // under the per-chunk ratio) does not ask again on every kill.
-    private long _requestFloor;
 
     /// <summary>Dead entry bytes compaction can reclaim: all but those in the tail, which is still being appended to.</summary>
     private long ReclaimableBytesUnsynchronized =>

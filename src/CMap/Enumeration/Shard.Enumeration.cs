@@ -4,7 +4,7 @@ using CMap.Buffer;
 namespace CMap;
 
 /// <summary>Copying a shard's live entries out, for enumeration and snapshots.</summary>
-internal sealed unsafe partial class Shard
+internal unsafe partial struct Shard
 {
     /// <summary>
     /// Appends every live, unexpired entry of the shard to <paramref name="buffer"/>, lock-free, inside the map's epoch

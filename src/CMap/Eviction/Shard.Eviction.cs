@@ -13,16 +13,10 @@ namespace CMap;
 /// fingerprint is there enters the main region directly. Eviction counts bytes, never entries: a block holding one
 /// large value competes by age like a chunk.
 /// </summary>
-internal sealed unsafe partial class Shard
+internal unsafe partial struct Shard
 {
     /// <summary>The probation region's share of the shard's bytes above which eviction takes from it first.</summary>
     private const int ProbationShareDivisor = 10;
-
-    // Eviction counters beyond the reasons entries left: second chances given. Written under _lock.
-    private long _secondChances;
-
-    // Chunks an inline pass has already looked at and kept (they hold marked entries); under _lock, per pass.
-    private System.Collections.Generic.List<Chunk>? _keptInPlace;
 
     internal long SecondChances => Volatile.Read(ref _secondChances);
 

@@ -10,14 +10,8 @@ namespace CMap;
 /// reading one field each, and a sweep walks only the chunks that hold something due. A chunk is swept at most once
 /// per <see cref="CMapConfig.ExpirationScanInterval"/>.
 /// </summary>
-internal sealed unsafe partial class Shard
+internal unsafe partial struct Shard
 {
-    // The least SweepAt of the shard's chunks and blocks: a lower bound on when an entry here next expires. Written
-    // under _lock; read racily by the timer (a stale value only moves a sweep by one tick).
-    private long _nextSweepAt = long.MaxValue;
-
-    // 1 once the timer found this shard due and the sweep has not yet taken the request (Interlocked both sides).
-    private int _sweepRequested;
 
     internal long NextSweepAt => Volatile.Read(ref _nextSweepAt);
 

@@ -6,7 +6,7 @@ using CMap.Buffer;
 namespace CMap;
 
 /// <summary>Index rebuilds: a table is never resized in place; a new one is built and published [I2].</summary>
-internal sealed unsafe partial class Shard
+internal unsafe partial struct Shard
 {
     /// <summary>Rebuilds into a table of <paramref name="capacity"/> slots; throws out-of-memory with nothing changed.</summary>
     private void RebuildUnsynchronized(long capacity)

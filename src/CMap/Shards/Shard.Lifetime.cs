@@ -4,7 +4,7 @@ using CMap.Buffer;
 namespace CMap;
 
 /// <summary>Emptying and tearing down a shard while readers may still be inside [I5].</summary>
-internal sealed unsafe partial class Shard
+internal unsafe partial struct Shard
 {
     /// <summary>Empties the shard and retires its memory. Safe while readers are active [I5].</summary>
     internal void Clear()

@@ -7,7 +7,7 @@ using CMap.Buffer;
 namespace CMap;
 
 /// <summary>The log: appending entries, sealing chunks, and accounting for entries that died [I4].</summary>
-internal sealed unsafe partial class Shard
+internal unsafe partial struct Shard
 {
     /// <summary>
     /// Reserves <paramref name="size"/> bytes in the log of <paramref name="region"/> (always the probation region
@@ -115,6 +115,7 @@ internal sealed unsafe partial class Shard
         return e;
     }
 
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
     private ref BlockList BlocksOf(byte region) => ref region == Chunk.ProbationRegion ? ref _probationBlocks : ref _mainBlocks;
 
     private void AddRegionBytesUnsynchronized(byte region, long bytes)

@@ -9,7 +9,7 @@ namespace CMap;
 /// The one read core: every read (Get, both TryGets, TryRead, ContainsKey, Refresh and GetOrInsert's hit) is this.
 /// Expiry checks, access marks and hit and miss counts live here and nowhere else.
 /// </summary>
-internal sealed unsafe partial class Shard
+internal unsafe partial struct Shard
 {
     /// <summary>
     /// Looks <paramref name="key"/> up lock-free inside the map's epoch region and hands the stored value to

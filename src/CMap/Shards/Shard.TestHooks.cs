@@ -4,7 +4,7 @@ using System.Threading;
 namespace CMap;
 
 /// <summary>Test-only views of a shard's writer state. Never on a hot path.</summary>
-internal sealed unsafe partial class Shard
+internal unsafe partial struct Shard
 {
     /// <summary>The access count (0..3) in <paramref name="key"/>'s index word, or -1 when the key is absent; reads nothing else, marks nothing.</summary>
     internal int AccessCountForTests(ReadOnlySpan<byte> key, ulong hash)

@@ -5,7 +5,7 @@ using CMap.Buffer;
 namespace CMap;
 
 /// <summary>The one write path: look the key up under the lock, let the operation decide, then put or remove.</summary>
-internal sealed unsafe partial class Shard
+internal unsafe partial struct Shard
 {
     /// <summary>
     /// Runs <paramref name="operation"/> on <paramref name="key"/> under the shard lock. Lengths were checked by the

@@ -10,7 +10,7 @@ namespace CMap;
 /// hold it). A shard is given its settings (the map's memory among them) and knows nothing of the map that owns it. Invariants I1–I8
 /// are in docs/concurrency.md.
 /// </summary>
-internal sealed unsafe partial class Shard
+internal unsafe partial struct Shard
 {
     // Not re-entrant, and no user code ever runs while it is held (a write from inside a read callback of the same
     // map takes it on a thread that holds none). Embedded, padded to a cache line of its own [L1].
@@ -60,6 +60,35 @@ internal sealed unsafe partial class Shard
     private long _expirations;
     private long _removals;
 
+    // Compaction, eviction and expiry state (used in Shard.Compaction.cs, Shard.Eviction.cs and Shard.Expiry.cs; a
+    // struct keeps all its fields in one declaration, so its layout has one home).
+    // 1 once this shard asked the scheduler for a pass and the pass has not yet taken the request. Set by writers
+    // under _lock; cleared by the compactor with Interlocked.Exchange (no lock).
+    private int _compactionRequested;
+    // [C2] Bumped under _lock by Clear and Dispose. A compactor re-checks it at every batch: if it moved, the
+    // chunk it was working on has been retired and must not be touched again.
+    private long _generation;
+    // Compaction counters. Written by the compactor under _lock; read racily (Volatile) by statistics.
+    private long _chunksCompacted;
+    private long _bytesMoved;
+    private long _bytesReclaimed;
+    private long _maxBytesCopiedUnderLock;
+    private long _largeMovesOutsideLock;
+    private long _largeMovesLostToWriters;
+    // Reclaimable dead bytes must reach this before the shard asks again (writer, under _lock). Raised after every
+    // pass to what was left plus one chunk, so a shard whose dead bytes a pass could not reduce (they sit in chunks
+    // under the per-chunk ratio) does not ask again on every kill.
+    private long _requestFloor;
+    // Eviction counters beyond the reasons entries left: second chances given. Written under _lock.
+    private long _secondChances;
+    // Chunks an inline pass has already looked at and kept (they hold marked entries); under _lock, per pass.
+    private System.Collections.Generic.List<Chunk>? _keptInPlace;
+    // The least SweepAt of the shard's chunks and blocks: a lower bound on when an entry here next expires. Written
+    // under _lock; read racily by the timer (a stale value only moves a sweep by one tick).
+    private long _nextSweepAt = long.MaxValue;
+    // 1 once the timer found this shard due and the sweep has not yet taken the request (Interlocked both sides).
+    private int _sweepRequested;
+
     /// <summary>Builds an empty shard sized for <paramref name="initialEntries"/>; throws out-of-memory with nothing allocated.</summary>
     internal Shard(ShardSettings settings, long initialEntries)
     {
@@ -84,6 +113,9 @@ internal sealed unsafe partial class Shard
 
     /// <summary>The byte budget, or null. When set, reads mark the entries they hit and the log has two eviction regions.</summary>
     private MemoryBudget? Budget => _settings.Budget;
+
+    /// <summary>False for an element of the map's array that no constructor has filled (a constructor that failed partway).</summary>
+    internal bool IsBuilt => _settings is not null;
 
     internal long Count => Volatile.Read(ref _count);
 

@@ -46,7 +46,7 @@ public sealed partial class ByteMap
             for (int i = 0; i < _shards.Length; i++)
             {
                 buffer.Reset();
-                Shard shard = _shards[i];
+                ref Shard shard = ref _shards[i];
 
                 // Sized before the lock, so that the copy under it never grows the buffer (the writers' pause is a copy).
                 buffer.EnsureCapacity(shard.LiveBytes + (shard.Count * (SnapshotFormat.RecordFixedSize + SnapshotFormat.ChecksumSize + 24)) + 4096);

@@ -5,7 +5,7 @@ using CMap.Buffer;
 namespace CMap;
 
 /// <summary>A shard's part of a snapshot: its live entries, encoded as snapshot records at one instant.</summary>
-internal sealed unsafe partial class Shard
+internal unsafe partial struct Shard
 {
     /// <summary>
     /// Encodes every live, unexpired entry as a snapshot record (checksums left for <see cref="SealSnapshotRecords"/>,

@@ -167,7 +167,7 @@ public sealed class CompactionTests(ITestOutputHelper output)
         (ByteMap map, _) = Create(shards: 1, chunks: [1024, 8192, 65536], minDead: long.MaxValue);
         using (map)
         {
-            Shard shard = map.ShardForTests(0);
+            ref Shard shard = ref map.ShardForTests(0);
             const int n = 16_000; // 16,000 x 42 B = 672 KB live: past 8 x 64 KiB, so the shard reaches class 2
             for (int i = 0; i < n; i++)
             {
