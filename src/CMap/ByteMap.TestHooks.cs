@@ -22,7 +22,7 @@ public sealed partial class ByteMap
     internal long ChunkObjectsCreatedForTests => Volatile.Read(ref _memory.Pool.Counters.ChunkObjectsCreated);
 
     /// <summary>Native bytes of the shards' chunk lists (counted in <see cref="CMapStatistics.IndexBytes"/>).</summary>
-    internal long ChunkListBytesForTests => System.Linq.Enumerable.Sum(_shards, static s => s.ChunkListBytesForTests);
+    internal long ChunkListBytesForTests => SumOverShards(static (ref Shard s) => s.ChunkListBytesForTests);
 
     /// <summary>The free large-value blocks this map keeps for reuse.</summary>
     internal BlockPool BlockPoolForTests => _memory.Pool.Blocks;
@@ -44,14 +44,40 @@ public sealed partial class ByteMap
     internal ref Shard ShardForTests(int index) => ref _shards[index];
 
     /// <summary>The most bytes any compaction batch of any shard copied while holding its shard lock.</summary>
-    internal long MaxBytesCopiedUnderLockForTests => System.Linq.Enumerable.Max(_shards, static s => s.MaxBytesCopiedUnderLock);
+    internal long MaxBytesCopiedUnderLockForTests
+    {
+        get
+        {
+            long max = 0;
+            foreach (ref Shard s in System.MemoryExtensions.AsSpan(_shards))
+            {
+                max = System.Math.Max(max, s.MaxBytesCopiedUnderLock);
+            }
+
+            return max;
+        }
+    }
 
     /// <summary>Entries larger than a batch that compaction copied outside the shard lock.</summary>
-    internal long LargeMovesOutsideLockForTests => System.Linq.Enumerable.Sum(_shards, static s => s.LargeMovesOutsideLock);
+    internal long LargeMovesOutsideLockForTests => SumOverShards(static (ref Shard s) => s.LargeMovesOutsideLock);
 
     /// <summary>Large moves dropped because a racing write replaced the entry while it was being copied.</summary>
-    internal long LargeMovesLostToWritersForTests => System.Linq.Enumerable.Sum(_shards, static s => s.LargeMovesLostToWriters);
+    internal long LargeMovesLostToWritersForTests => SumOverShards(static (ref Shard s) => s.LargeMovesLostToWriters);
 
     /// <summary>Background passes that deferred themselves because readers held back retired memory.</summary>
     internal long CompactionDeferralsForTests => Volatile.Read(ref _compactionDeferrals);
+
+    /// <summary>A sum over the shards, each read in place (a shard is a struct in the array and is never copied).</summary>
+    private long SumOverShards(ShardCounter counter)
+    {
+        long sum = 0;
+        foreach (ref Shard s in System.MemoryExtensions.AsSpan(_shards))
+        {
+            sum += counter(ref s);
+        }
+
+        return sum;
+    }
+
+    private delegate long ShardCounter(ref Shard shard);
 }

@@ -272,7 +272,7 @@ public sealed class AllocationTests(ITestOutputHelper output)
             budgeted.Insert(BitConverter.GetBytes(i), value);
         }
 
-        Shard shard = plain.ShardForTests(0);
+        Shard shard = plain.ShardForTests(0); // a copy, deliberately: only its reference fields are read, on an idle map
         Assert.All(fields.Where(f => f.Name is "_ghost" or "_keptInPlace"), f => Assert.Null(f.GetValue(shard)));
         Assert.All(fields.Where(f => f.Name is "_settings" or "_epoch"), f => Assert.NotNull(f.GetValue(shard)));
         Assert.True(budgeted.GetStatistics().Evictions > 0, "the budgeted map never evicted");

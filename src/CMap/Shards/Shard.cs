@@ -9,14 +9,21 @@ namespace CMap;
 /// (<c>Write</c>) under <see cref="_lock"/> (the <c>*Unsynchronized</c> members expect the caller to
 /// hold it). A shard is given its settings (the map's memory among them) and knows nothing of the map that owns it. Invariants I1–I8
 /// are in docs/concurrency.md.
+/// <para>
+/// A mutable struct, an element of the map's one shard array, so that a full GC marks one array instead of an object per
+/// shard. It is never copied: every access is by <c>ref</c> (a copy would have its own lock, table pointer and
+/// counters). No raw pointer to a field is ever taken (the GC may move the array; a <c>ref</c> moves with it).
+/// </para>
 /// </summary>
 internal unsafe partial struct Shard
 {
     // Not re-entrant, and no user code ever runs while it is held (a write from inside a read callback of the same
     // map takes it on a thread that holds none). Embedded, padded to a cache line of its own [L1].
     private ShardLock _lock;
-    // The shard's managed references, kept to two on purpose: a forced full GC visits every reference field of every
-    // shard (a 10 M-entry map has 1,024 shards), and each costs it a few nanoseconds; everything shared by the map's
+
+    // The shard's managed references that are set, kept to two on purpose (a budget adds _ghost and _keptInPlace, null
+    // without one): a forced full GC visits every reference field of every
+    // shard (a 10 M-entry map has 1,024 shards in its array), and each costs it a few nanoseconds; everything shared by the map's
     // shards (the memory, the clock, the budget) is reached through the settings. The epoch is the read path's, so
     // it is one load away.
     private readonly ShardSettings _settings;
