@@ -250,8 +250,7 @@ public sealed class AllocationTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// A forced full GC visits every reference field of every shard (1,024 of them at 10 M entries), a few nanoseconds
-    /// each: a shard keeps two that are set (its settings, through which it reaches the map's memory, clock and budget,
+    /// A forced full GC visits every reference field of every shard (1,024 of them at 10 M entries): a shard keeps two that are set (its settings, through which it reaches the map's memory, clock and budget,
     /// and the epoch, which its read path uses), and the budget's two, which stay null without one.
     /// </summary>
     [Fact]

@@ -83,11 +83,22 @@ internal unsafe struct IndexTable
             ulong w = Volatile.Read(ref slots[i + PrefetchDistance]);
             if (IndexWord.IsLive(w))
             {
-                // Two lines: a small entry (header, key, value) often straddles a line boundary.
-                byte* e = IndexWord.Address(w);
-                System.Runtime.Intrinsics.X86.Sse.Prefetch0(e);
-                System.Runtime.Intrinsics.X86.Sse.Prefetch0(e + 64);
+                PrefetchEntry(IndexWord.Address(w));
             }
+        }
+    }
+
+    /// <summary>
+    /// A hint (x64; elsewhere nothing): the first two lines of the entry at <paramref name="entry"/>, since a small
+    /// entry (header, key, value) often straddles a line boundary. Prefetches never fault, so a freed entry costs nothing.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void PrefetchEntry(byte* entry)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(entry);
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(entry + 64);
         }
     }
 

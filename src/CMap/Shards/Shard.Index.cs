@@ -44,7 +44,7 @@ internal unsafe partial struct Shard
                 if (IndexWord.IsLive(w))
                 {
                     from[batch++] = i;
-                    PrefetchEntry(IndexWord.Address(w));
+                    IndexTable.PrefetchEntry(IndexWord.Address(w));
                 }
             }
 
@@ -90,17 +90,6 @@ internal unsafe partial struct Shard
 
     /// <summary>Live words a rebuild takes per batch: enough misses in flight to cover DRAM latency, little stack.</summary>
     private const int RebuildBatch = 16;
-
-    /// <summary>A hint: the first two lines of an entry (header and key; a small entry may straddle a boundary).</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchEntry(byte* entry)
-    {
-        if (Sse.IsSupported)
-        {
-            Sse.Prefetch0(entry);
-            Sse.Prefetch0(entry + 64);
-        }
-    }
 
     /// <summary>Second pass of a rebuild's side-array copy: the later of the two times for each sliding entry.</summary>
     private void CopyAccessTimesAgainUnsynchronized(IndexTable* old, IndexTable* fresh)

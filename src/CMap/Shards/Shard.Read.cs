@@ -101,9 +101,14 @@ internal unsafe partial struct Shard
         // reader's load of the word and its load of the cell, a write may have put a new entry for the key in the same
         // slot (an expired entry's slot is reused) and stored the new entry's first access there. A seal would then
         // land on the new entry, and a write that returned would vanish.
-        if (window == 0 || now >= deadline)
+        if (now >= deadline)
         {
-            return now >= deadline;
+            return true;
+        }
+
+        if (window == 0)
+        {
+            return false;
         }
 
         // [I10] The side array was published before the first sliding word that needs it, which we loaded with

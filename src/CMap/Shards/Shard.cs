@@ -23,7 +23,7 @@ internal unsafe partial struct Shard
 
     // The shard's managed references that are set, kept to two on purpose (a budget adds _ghost and _keptInPlace, null
     // without one): a forced full GC visits every reference field of every
-    // shard (a 10 M-entry map has 1,024 shards in its array), and each costs it a few nanoseconds; everything shared by the map's
+    // shard (a 10 M-entry map has 1,024 shards in its array), each at a cost (docs/benchmarks.md, the 10 M-entry GC); everything shared by the map's
     // shards (the memory, the clock, the budget) is reached through the settings. The epoch is the read path's, so
     // it is one load away.
     private readonly ShardSettings _settings;

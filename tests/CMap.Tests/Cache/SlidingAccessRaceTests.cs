@@ -31,24 +31,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         map.Insert(key, value, CMapEntryOptions.Sliding(window));
 
         clock.Set(TimeSpan.FromSeconds(9));
-        byte[]? got = null;
-        Exception? readerError = null;
-        var reader = new Thread(() =>
-        {
-            try
-            {
-                clock.TrapNextReadOnThisThread();
-                got = map.Get(key);
-            }
-#pragma warning disable CA1031 // reported by the test thread
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                readerError = e;
-            }
-        }) { IsBackground = true, Name = "parked reader" };
-        reader.Start();
-        Assert.True(clock.Trapped.Wait(s_wait), "the reader never reached its clock read");
+        var reader = ParkedGet.Start(map, key, clock);
 
         long rebuildsBefore = map.GetStatistics().IndexRebuilds;
         int inserted = 0;
@@ -60,9 +43,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
             }
         }
 
-        clock.Release.Set();
-        Assert.True(reader.Join(s_wait), "the reader did not finish");
-        Assert.Null(readerError);
+        byte[]? got = reader.Finish();
         long rebuilds = map.GetStatistics().IndexRebuilds - rebuildsBefore;
         output.WriteLine($"rebuild during the read: {rebuildDuringTheRead}; {inserted} inserts, {rebuilds} rebuilds while the reader was parked");
         Assert.True(got is not null && got.AsSpan().SequenceEqual(value), "the parked read at 9 s must hit (the window ends at 10 s)");
@@ -95,30 +76,11 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         map.Insert(key, old, options);
 
         clock.Set(TimeSpan.FromSeconds(6)); // past the old entry's absolute deadline (5 s), inside its window
-        byte[]? got = null;
-        Exception? readerError = null;
-        var reader = new Thread(() =>
-        {
-            try
-            {
-                clock.TrapNextReadOnThisThread();
-                got = map.Get(key);
-            }
-#pragma warning disable CA1031 // reported by the test thread
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                readerError = e;
-            }
-        }) { IsBackground = true, Name = "parked reader" };
-        reader.Start();
-        Assert.True(clock.Trapped.Wait(s_wait), "the reader never reached its clock read");
+        var reader = ParkedGet.Start(map, key, clock);
 
         // The write finds the old entry expired and reuses its slot for the new one (first access: 6 s).
         Assert.True(map.Insert(key, fresh, options), "the old entry had expired: the write adds a new one");
-        clock.Release.Set();
-        Assert.True(reader.Join(s_wait), "the reader did not finish");
-        Assert.Null(readerError);
+        byte[]? got = reader.Finish();
         output.WriteLine($"parked read returned {(got is null ? "null" : $"{got.Length} bytes")}; after it, Get returns {map.Get(key)?.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"}");
         Assert.True(got is null || got.AsSpan().SequenceEqual(fresh), "the parked read returned the expired value");
         byte[]? after = map.Get(key);
@@ -126,5 +88,51 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         Assert.Equal(1, map.Count);
         map.Dispose();
         Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+    }
+
+    /// <summary>A Get on its own thread, parked by <see cref="GatedTimeProvider"/> at its first clock read.</summary>
+    private sealed class ParkedGet
+    {
+        private readonly GatedTimeProvider _clock;
+        private readonly Thread _thread;
+        private byte[]? _result;
+        private Exception? _error;
+
+        private ParkedGet(ByteMap map, byte[] key, GatedTimeProvider clock)
+        {
+            _clock = clock;
+            _thread = new Thread(() =>
+            {
+                try
+                {
+                    clock.TrapNextReadOnThisThread();
+                    _result = map.Get(key);
+                }
+#pragma warning disable CA1031 // reported by Finish, on the test thread
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    _error = e;
+                }
+            }) { IsBackground = true, Name = "parked reader" };
+        }
+
+        /// <summary>Starts the Get and returns once it is parked between finding the entry and reading the clock.</summary>
+        internal static ParkedGet Start(ByteMap map, byte[] key, GatedTimeProvider clock)
+        {
+            var get = new ParkedGet(map, key, clock);
+            get._thread.Start();
+            Assert.True(clock.Trapped.Wait(s_wait), "the reader never reached its clock read");
+            return get;
+        }
+
+        /// <summary>Lets the Get go on and returns what it returned.</summary>
+        internal byte[]? Finish()
+        {
+            _clock.Release.Set();
+            Assert.True(_thread.Join(s_wait), "the reader did not finish");
+            Assert.Null(_error);
+            return _result;
+        }
     }
 }
