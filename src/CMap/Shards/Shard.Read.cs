@@ -5,6 +5,19 @@ using CMap.Buffer;
 
 namespace CMap;
 
+/// <summary>What the read core's expiry check found.</summary>
+internal enum ExpiryVerdict : byte
+{
+    /// <summary>The entry has not expired: return it.</summary>
+    Live,
+
+    /// <summary>The entry has expired: a miss.</summary>
+    Expired,
+
+    /// <summary>[I10] The slot stopped holding the entry while its access cell was read: look the key up again.</summary>
+    Retry,
+}
+
 /// <summary>
 /// The one read core: every read (Get, both TryGets, TryRead, ContainsKey, Refresh and GetOrInsert's hit) is this.
 /// Expiry checks, access marks and hit and miss counts live here and nowhere else.
@@ -51,39 +64,53 @@ internal unsafe partial struct Shard
     private bool ReadInside<TConsumer>(ReadOnlySpan<byte> key, ulong hash, ref TConsumer consumer, long* exitOnClockFailure)
         where TConsumer : struct, IValueConsumer, allows ref struct
     {
-        // [I2] Acquire: the table's slots were filled before its pointer was published.
-        var t = (IndexTable*)Volatile.Read(ref _table);
-        long slot = Probe.Find(t, hash, new KeyMatch(key), out ulong word);
-        if (slot < 0)
+        while (true)
         {
-            return false;
+            // [I2] Acquire: the table's slots were filled before its pointer was published.
+            var t = (IndexTable*)Volatile.Read(ref _table);
+            long slot = Probe.Find(t, hash, new KeyMatch(key), out ulong word);
+            if (slot < 0)
+            {
+                return false;
+            }
+
+            var entry = new EntryReader(IndexWord.Address(word));
+
+            // An entry without expiry reads no clock: this is one bit of the header the key comparison already loaded.
+            if (entry.HasExpiry)
+            {
+                ExpiryVerdict verdict = CheckExpiryOnRead(t, slot, entry.Deadline, entry.Window, exitOnClockFailure, key, hash, IndexWord.Address(word));
+                if (verdict != ExpiryVerdict.Live)
+                {
+                    if (verdict == ExpiryVerdict.Expired)
+                    {
+                        return false;
+                    }
+
+                    continue; // [I10] the slot changed under this read: look the key up again
+                }
+            }
+
+            if (_budgeted && !IndexWord.IsSaturated(word))
+            {
+                MarkAccessed(t, slot, word);
+            }
+
+            // [E2] The consumer runs inside the region, so the entry stays readable for as long as it reads.
+            consumer.Consume(entry.Value);
+            return true;
         }
-
-        var entry = new EntryReader(IndexWord.Address(word));
-
-        // An entry without expiry reads no clock: this is one bit of the header the key comparison already loaded.
-        if (entry.HasExpiry && IsExpiredOnRead(t, slot, entry.Deadline, entry.Window, exitOnClockFailure, key, hash, IndexWord.Address(word)))
-        {
-            return false;
-        }
-
-        if (_budgeted && !IndexWord.IsSaturated(word))
-        {
-            MarkAccessed(t, slot, word);
-        }
-
-        // [E2] The consumer runs inside the region, so the entry stays readable for as long as it reads.
-        consumer.Consume(entry.Value);
-        return true;
     }
 
     /// <summary>
-    /// True when the entry in <paramref name="slot"/> has expired. For a sliding entry that has not, records this
-    /// access once the recorded one lags by the granularity [I10]. The clock is the user's: should it throw on a
-    /// read path without a try/finally, <paramref name="exitOnClockFailure"/> is the region to leave first.
+    /// Whether the entry in <paramref name="slot"/> has expired. For a sliding entry that has not, records this access
+    /// once the recorded one lags by the granularity [I10]; <see cref="ExpiryVerdict.Retry"/> when the slot no longer
+    /// holds the entry after its access cell was read (the cell may then be a newer entry's). The clock is the user's:
+    /// should it throw on a read path without a try/finally, <paramref name="exitOnClockFailure"/> is the region to
+    /// leave first.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool IsExpiredOnRead(IndexTable* t, long slot, long deadline, long window, long* exitOnClockFailure, ReadOnlySpan<byte> key, ulong hash, byte* entry)
+    private ExpiryVerdict CheckExpiryOnRead(IndexTable* t, long slot, long deadline, long window, long* exitOnClockFailure, ReadOnlySpan<byte> key, ulong hash, byte* entry)
     {
         long now;
         try
@@ -97,18 +124,15 @@ internal unsafe partial struct Shard
         }
 
         // [I10] Past the absolute deadline, which lives in the immutable entry: nothing can bring the entry back, so no
-        // seal is needed, and none may be tried. The access cell belongs to the slot, not the entry: between this
-        // reader's load of the word and its load of the cell, a write may have put a new entry for the key in the same
-        // slot (an expired entry's slot is reused) and stored the new entry's first access there. A seal would then
-        // land on the new entry, and a write that returned would vanish.
+        // seal is needed, and none may be tried (the cell belongs to the slot, and may be a newer entry's by now).
         if (now >= deadline)
         {
-            return true;
+            return ExpiryVerdict.Expired;
         }
 
         if (window == 0)
         {
-            return false;
+            return ExpiryVerdict.Live;
         }
 
         // [I10] The side array was published before the first sliding word that needs it, which we loaded with
@@ -116,7 +140,12 @@ internal unsafe partial struct Shard
         ref long access = ref t->Access[slot];
         while (true)
         {
-            long last = Volatile.Read(ref access);
+            long last = LoadOwnAccess(ref access, t, slot, entry);
+            if (last == StaleAccess)
+            {
+                return ExpiryVerdict.Retry;
+            }
+
             if (now >= ExpiryClock.EffectiveDeadline(deadline, window, last))
             {
                 // [I10] Seal it: a reader that saw the entry unexpired on an earlier clock read may still be about to
@@ -125,7 +154,7 @@ internal unsafe partial struct Shard
                 if (last == ExpiryClock.Expired || Interlocked.CompareExchange(ref access, ExpiryClock.Expired, last) == last)
                 {
                     SealInNewerTables(t, key, hash, entry);
-                    return true;
+                    return ExpiryVerdict.Expired;
                 }
 
                 continue;
@@ -147,8 +176,28 @@ internal unsafe partial struct Shard
                 RecordAccessInNewerTables(t, key, hash, entry, now, deadline, window);
             }
 
-            return false;
+            return ExpiryVerdict.Live;
         }
+    }
+
+    /// <summary>What <see cref="LoadOwnAccess"/> returns when the cell cannot be trusted: the slot no longer holds the entry.</summary>
+    private const long StaleAccess = long.MinValue;
+
+    /// <summary>
+    /// [I10] Loads the access cell of <paramref name="slot"/> in <paramref name="t"/>, then reloads the slot's word: if
+    /// it no longer points at <paramref name="entry"/>, returns <see cref="StaleAccess"/>. A cell belongs to its slot,
+    /// not to an entry, and a write that replaces a sliding entry in place stores the new entry's first access after
+    /// the new word; a write into a freed slot stores it after the tombstone that freed it. Both loads are acquire: a
+    /// reader that loaded a newer entry's time therefore sees that entry's word (or a later one) on the reload, on x64
+    /// (loads are not reordered with older loads, and stores become visible in program order) and on Arm64 (ldar after
+    /// ldar; the writer's stlr orders its earlier stores first). Were the reload done first, or not at all, a reader
+    /// could judge its entry by its successor's time: return an expired value, or seal a live one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long LoadOwnAccess(ref long access, IndexTable* t, long slot, byte* entry)
+    {
+        long last = Volatile.Read(ref access);
+        return IndexWord.Address(Volatile.Read(ref IndexTable.Slots(t)[slot])) == entry ? last : StaleAccess;
     }
 
     /// <summary>After a seal, the same in tables published since (a rebuild copied the time before the seal).</summary>
@@ -162,7 +211,17 @@ internal unsafe partial struct Shard
                 return;
             }
 
-            Volatile.Write(ref t->Access[slot], ExpiryClock.Expired); // an expired entry never comes back: no CAS needed
+            // [I10] A compare-and-swap from the entry's own time, as in the table the read used: a write may be
+            // replacing the entry in this table right now, and a plain store could land on its successor's time.
+            ref long access = ref t->Access[slot];
+            while (true)
+            {
+                long last = LoadOwnAccess(ref access, t, slot, entry);
+                if (last == StaleAccess || last == ExpiryClock.Expired || Interlocked.CompareExchange(ref access, ExpiryClock.Expired, last) == last)
+                {
+                    break;
+                }
+            }
         }
     }
 
@@ -177,8 +236,8 @@ internal unsafe partial struct Shard
             }
 
             ref long access = ref t->Access[slot];
-            long last = Volatile.Read(ref access);
-            if (last < now && now < ExpiryClock.EffectiveDeadline(deadline, window, last))
+            long last = LoadOwnAccess(ref access, t, slot, entry); // [I10] the entry's own time, or stop
+            if (last != StaleAccess && last < now && now < ExpiryClock.EffectiveDeadline(deadline, window, last))
             {
                 Interlocked.CompareExchange(ref access, now, last); // never over a seal (its deadline has passed)
             }

@@ -147,10 +147,30 @@ internal unsafe partial struct Shard
         ulong* slots = IndexTable.Slots(t);
         Volatile.Write(ref _liveBytes, _liveBytes + size);
         long at = slot >= 0 ? slot : insertAt;
+        if (slot >= 0 && new EntryReader(IndexWord.Address(oldWord)).Window > 0)
+        {
+            // [I10] The entry replaced has a window, so its readers may be about to read this slot's access cell: the
+            // word first, then the new entry's first access. A reader of the old word that loads the new time has
+            // therefore already been able to see the new word (it reloads the word after the cell, finds it changed,
+            // and looks again), so it never judges the old entry by the new one's time. [I1] Both are release stores:
+            // on x64 stores are never reordered with one another; on Arm64 the second stlr orders the first before it.
+            Volatile.Write(ref slots[slot], word);
+            if (expiry.Window > 0)
+            {
+                Volatile.Write(ref t->Access[at], now);
+            }
+
+            KillUnsynchronized(oldWord);
+            MaybeRequestCompactionUnsynchronized();
+            return;
+        }
+
         if (expiry.Window > 0)
         {
-            // [I10] The write is the entry's first access; published by the release store of the word below.
-            t->Access[at] = now;
+            // [I10] The write is the entry's first access, stored before the word that publishes it (I1). A release
+            // store, so that a reader which loads it also sees an earlier lock holder's tombstone in this slot (on x64
+            // any store is one; on Arm64 stlr, after the lock's acquire).
+            Volatile.Write(ref t->Access[at], now);
         }
 
         if (slot >= 0)

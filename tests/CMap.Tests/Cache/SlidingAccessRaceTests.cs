@@ -90,6 +90,66 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
     }
 
+    /// <summary>
+    /// A reader parked by its clock read holds the word of an entry whose window has passed. Meanwhile a write finds the
+    /// entry expired and puts a new one in the same slot, whose first access goes into the slot's access cell. The
+    /// reader then resumes and reads that cell: judged by the new entry's time, the old entry would look alive, and the
+    /// read would return a value that expired before it began. It must return the new value (or nothing).
+    /// </summary>
+    [Fact]
+    public void AReaderOfAnEntryPastItsWindowNeverReturnsItOnceAWriteHasReplacedIt()
+    {
+        using var clock = new GatedTimeProvider();
+        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 23, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1) });
+        byte[] key = "window"u8.ToArray();
+        byte[] old = CacheTestKit.Value(40, 1), fresh = CacheTestKit.Value(48, 2);
+        map.Insert(key, old, CMapEntryOptions.Sliding(TimeSpan.FromSeconds(10)));
+
+        clock.Set(TimeSpan.FromSeconds(11)); // the old entry's window (0 to 10 s) has passed
+        var reader = ParkedGet.Start(map, key, clock);
+        Assert.True(map.Insert(key, fresh, CMapEntryOptions.Sliding(TimeSpan.FromSeconds(10))), "the old entry had expired: the write adds a new one");
+        byte[]? got = reader.Finish();
+        output.WriteLine($"parked read returned {Describe(got, old, fresh)}");
+        Assert.False(got is not null && got.AsSpan().SequenceEqual(old), "the parked read returned the old value, whose window had passed before the read began: it judged the old entry by the new entry's first access");
+        Assert.True(got is not null && got.AsSpan().SequenceEqual(fresh), $"the parked read returned {Describe(got, old, fresh)}; it began before the write and ended after it, and the old entry had expired, so it must see the new value");
+        byte[]? after = map.Get(key);
+        Assert.True(after is not null && after.AsSpan().SequenceEqual(fresh), "the new entry is not readable after the write returned");
+        map.Dispose();
+        Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+    }
+
+    /// <summary>
+    /// As above, with a new window longer than the old, and the parked reader resuming once the clock has passed the new
+    /// entry's write time plus the *old* window. Judged by the new entry's time and the old entry's window, the old entry
+    /// looks expired, and the reader seals the cell: the seal would land on the new entry, and a write that returned
+    /// would be invisible to every later read.
+    /// </summary>
+    [Fact]
+    public void AReaderOfAnEntryPastItsWindowNeverSealsTheEntryThatReplacedIt()
+    {
+        using var clock = new GatedTimeProvider();
+        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 24, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1) });
+        byte[] key = "longer"u8.ToArray();
+        byte[] old = CacheTestKit.Value(40, 1), fresh = CacheTestKit.Value(48, 2);
+        map.Insert(key, old, CMapEntryOptions.Sliding(TimeSpan.FromSeconds(2)));
+
+        clock.Set(TimeSpan.FromSeconds(3)); // the old entry's window (0 to 2 s) has passed
+        var reader = ParkedGet.Start(map, key, clock);
+        Assert.True(map.Insert(key, fresh, CMapEntryOptions.Sliding(TimeSpan.FromSeconds(10))), "the old entry had expired: the write adds a new one");
+        clock.Set(TimeSpan.FromSeconds(6)); // past 3 s + the old 2 s window; the new entry lives until 13 s
+        byte[]? got = reader.Finish();
+        byte[]? after = map.Get(key);
+        output.WriteLine($"parked read returned {Describe(got, old, fresh)}; after it, Get returns {Describe(after, old, fresh)}");
+        Assert.False(got is not null && got.AsSpan().SequenceEqual(old), "the parked read returned the expired old value");
+        Assert.True(after is not null && after.AsSpan().SequenceEqual(fresh), "the write that returned is invisible at 6 s (its window runs to 13 s): the parked reader sealed the new entry's access cell");
+        Assert.Equal(1, map.Count);
+        map.Dispose();
+        Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+    }
+
+    private static string Describe(byte[]? got, byte[] old, byte[] fresh) =>
+        got is null ? "nothing" : got.AsSpan().SequenceEqual(old) ? "the old value" : got.AsSpan().SequenceEqual(fresh) ? "the new value" : $"{got.Length} unexpected bytes";
+
     /// <summary>A Get on its own thread, parked by <see cref="GatedTimeProvider"/> at its first clock read.</summary>
     private sealed class ParkedGet
     {
