@@ -117,9 +117,11 @@ internal unsafe partial struct Shard
             {
                 ref long access = ref fresh->Access[at];
                 long current = Volatile.Read(ref access);
-                if (late > current || late == ExpiryClock.Expired)
+                if (current != ExpiryClock.Expired && (late > current || late == ExpiryClock.Expired))
                 {
-                    Interlocked.CompareExchange(ref access, late, current); // a seal always carries over
+                    // A seal always carries over, and is never undone: a read in the new table that sealed the entry
+                    // reported it gone, so a later time from the old table must not bring it back.
+                    Interlocked.CompareExchange(ref access, late, current);
                 }
             }
         }

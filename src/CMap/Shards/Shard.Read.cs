@@ -64,43 +64,45 @@ internal unsafe partial struct Shard
     private bool ReadInside<TConsumer>(ReadOnlySpan<byte> key, ulong hash, ref TConsumer consumer, long* exitOnClockFailure)
         where TConsumer : struct, IValueConsumer, allows ref struct
     {
-        while (true)
+        // [I2] Acquire: the table's slots were filled before its pointer was published.
+        var t = (IndexTable*)Volatile.Read(ref _table);
+        long slot = Probe.Find(t, hash, new KeyMatch(key), out ulong word);
+        if (slot < 0)
         {
-            // [I2] Acquire: the table's slots were filled before its pointer was published.
-            var t = (IndexTable*)Volatile.Read(ref _table);
-            long slot = Probe.Find(t, hash, new KeyMatch(key), out ulong word);
-            if (slot < 0)
-            {
-                return false;
-            }
-
-            var entry = new EntryReader(IndexWord.Address(word));
-
-            // An entry without expiry reads no clock: this is one bit of the header the key comparison already loaded.
-            if (entry.HasExpiry)
-            {
-                ExpiryVerdict verdict = CheckExpiryOnRead(t, slot, entry.Deadline, entry.Window, exitOnClockFailure, key, hash, IndexWord.Address(word));
-                if (verdict != ExpiryVerdict.Live)
-                {
-                    if (verdict == ExpiryVerdict.Expired)
-                    {
-                        return false;
-                    }
-
-                    continue; // [I10] the slot changed under this read: look the key up again
-                }
-            }
-
-            if (_budgeted && !IndexWord.IsSaturated(word))
-            {
-                MarkAccessed(t, slot, word);
-            }
-
-            // [E2] The consumer runs inside the region, so the entry stays readable for as long as it reads.
-            consumer.Consume(entry.Value);
-            return true;
+            return false;
         }
+
+        var entry = new EntryReader(IndexWord.Address(word));
+
+        // An entry without expiry reads no clock: this is one bit of the header the key comparison already loaded.
+        if (entry.HasExpiry)
+        {
+            ExpiryVerdict verdict = CheckExpiryOnRead(t, slot, entry.Deadline, entry.Window, exitOnClockFailure, key, hash, IndexWord.Address(word));
+            if (verdict != ExpiryVerdict.Live)
+            {
+                return verdict == ExpiryVerdict.Retry && ReadAgain(key, hash, ref consumer, exitOnClockFailure);
+            }
+        }
+
+        if (_budgeted && !IndexWord.IsSaturated(word))
+        {
+            MarkAccessed(t, slot, word);
+        }
+
+        // [E2] The consumer runs inside the region, so the entry stays readable for as long as it reads.
+        consumer.Consume(entry.Value);
+        return true;
     }
+
+    /// <summary>
+    /// [I10] The slot changed while this read judged its entry's expiry: the same read again, from the current table.
+    /// Out of line, so the read core stays free of a loop; each call needs another write to the slot during the read
+    /// before it, so the depth stays small.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ReadAgain<TConsumer>(ReadOnlySpan<byte> key, ulong hash, ref TConsumer consumer, long* exitOnClockFailure)
+        where TConsumer : struct, IValueConsumer, allows ref struct =>
+        ReadInside(key, hash, ref consumer, exitOnClockFailure);
 
     /// <summary>
     /// Whether the entry in <paramref name="slot"/> has expired. For a sliding entry that has not, records this access
@@ -124,10 +126,12 @@ internal unsafe partial struct Shard
         }
 
         // [I10] Past the absolute deadline, which lives in the immutable entry: nothing can bring the entry back, so no
-        // seal is needed, and none may be tried (the cell belongs to the slot, and may be a newer entry's by now).
+        // seal is needed, and none may be tried (the cell belongs to the slot, and may be a newer entry's by now). If
+        // the entry was replaced while this read was parked, the key has a newer entry: look that one up instead of
+        // reporting a miss that neither entry ever was.
         if (now >= deadline)
         {
-            return ExpiryVerdict.Expired;
+            return StillHolds(t, slot, entry) ? ExpiryVerdict.Expired : ExpiryVerdict.Retry;
         }
 
         if (window == 0)
@@ -153,8 +157,9 @@ internal unsafe partial struct Shard
                 // read, so after this one it fails. A lost race means the time moved: look again.
                 if (last == ExpiryClock.Expired || Interlocked.CompareExchange(ref access, ExpiryClock.Expired, last) == last)
                 {
-                    SealInNewerTables(t, key, hash, entry);
-                    return ExpiryVerdict.Expired;
+                    // Expired by this table's time. A table a rebuild published since may hold a later access (a read
+                    // there): then the entry is not expired, and the lookup starts again in the newest table.
+                    return SealInNewerTables(t, key, hash, entry, now, deadline, window) ? ExpiryVerdict.Expired : ExpiryVerdict.Retry;
                 }
 
                 continue;
@@ -180,6 +185,10 @@ internal unsafe partial struct Shard
         }
     }
 
+    /// <summary>True while the shard's current table is <paramref name="t"/> and its <paramref name="slot"/> still points at <paramref name="entry"/>.</summary>
+    private bool StillHolds(IndexTable* t, long slot, byte* entry) =>
+        (IndexTable*)Volatile.Read(ref _table) == t && IndexWord.Address(Volatile.Read(ref IndexTable.Slots(t)[slot])) == entry;
+
     /// <summary>What <see cref="LoadOwnAccess"/> returns when the cell cannot be trusted: the slot no longer holds the entry.</summary>
     private const long StaleAccess = long.MinValue;
 
@@ -200,29 +209,41 @@ internal unsafe partial struct Shard
         return IndexWord.Address(Volatile.Read(ref IndexTable.Slots(t)[slot])) == entry ? last : StaleAccess;
     }
 
-    /// <summary>After a seal, the same in tables published since (a rebuild copied the time before the seal).</summary>
-    private void SealInNewerTables(IndexTable* seen, ReadOnlySpan<byte> key, ulong hash, byte* entry)
+    /// <summary>
+    /// After a seal in <paramref name="seen"/>, the same in the tables a rebuild published since (it copied the time
+    /// before the seal), where the entry's time agrees it has expired. False when a newer table holds a later access
+    /// that keeps the entry alive at <paramref name="now"/>, or no longer holds the entry: the read must look again.
+    /// </summary>
+    private bool SealInNewerTables(IndexTable* seen, ReadOnlySpan<byte> key, ulong hash, byte* entry, long now, long deadline, long window)
     {
         for (var t = (IndexTable*)Volatile.Read(ref _table); t != seen; seen = t, t = (IndexTable*)Volatile.Read(ref _table))
         {
             long slot = Probe.Find(t, hash, new KeyMatch(key), out ulong word);
             if (slot < 0 || IndexWord.Address(word) != entry || t->Access == null)
             {
-                return;
+                return false; // replaced or removed there: the newest table says what the key holds now
             }
 
-            // [I10] A compare-and-swap from the entry's own time, as in the table the read used: a write may be
-            // replacing the entry in this table right now, and a plain store could land on its successor's time.
+            // [I10] A compare-and-swap from the entry's own time in that table, and only if that time agrees: a write
+            // may be replacing the entry there right now (a plain store could land on its successor), and a read
+            // there may have recorded an access this read's table never saw.
             ref long access = ref t->Access[slot];
             while (true)
             {
                 long last = LoadOwnAccess(ref access, t, slot, entry);
-                if (last == StaleAccess || last == ExpiryClock.Expired || Interlocked.CompareExchange(ref access, ExpiryClock.Expired, last) == last)
+                if (last == StaleAccess || now < ExpiryClock.EffectiveDeadline(deadline, window, last))
+                {
+                    return false;
+                }
+
+                if (last == ExpiryClock.Expired || Interlocked.CompareExchange(ref access, ExpiryClock.Expired, last) == last)
                 {
                     break;
                 }
             }
         }
+
+        return true;
     }
 
     private void RecordAccessInNewerTables(IndexTable* seen, ReadOnlySpan<byte> key, ulong hash, byte* entry, long now, long deadline, long window)

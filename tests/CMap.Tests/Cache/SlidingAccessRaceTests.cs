@@ -91,6 +91,31 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A reader parked on a live entry with an absolute deadline (5 s); a write replaces it at 1 s with an entry that
+    /// lives to 10 s; the reader resumes at 6 s, past the *old* entry's deadline. The key was never absent during the
+    /// read (the old entry until 1 s, the new one after), so the read must return the new value, not a miss.
+    /// </summary>
+    [Fact]
+    public void AReaderPastItsEntrysDeadlineReturnsTheEntryThatReplacedItMeanwhile()
+    {
+        using var clock = new GatedTimeProvider();
+        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 28, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1) });
+        byte[] key = "deadline"u8.ToArray();
+        byte[] old = CacheTestKit.Value(40, 1), fresh = CacheTestKit.Value(48, 2);
+        map.Insert(key, old, new CMapEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromSeconds(5) });
+
+        clock.Set(TimeSpan.FromSeconds(1));
+        var reader = ParkedGet.Start(map, key, clock);
+        Assert.False(map.Insert(key, fresh, new CMapEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromSeconds(9) }), "the old entry was live at 1 s: the write replaces it");
+        clock.Set(TimeSpan.FromSeconds(6));
+        byte[]? got = reader.Finish();
+        output.WriteLine($"parked read returned {Describe(got, old, fresh)}");
+        Assert.True(got is not null && got.AsSpan().SequenceEqual(fresh), $"the parked read returned {Describe(got, old, fresh)}; the key held the old entry until 1 s and the new one (to 10 s) after, so the read must return the new value");
+        map.Dispose();
+        Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+    }
+
+    /// <summary>
     /// A reader parked by its clock read holds the word of an entry whose window has passed. Meanwhile a write finds the
     /// entry expired and puts a new one in the same slot, whose first access goes into the slot's access cell. The
     /// reader then resumes and reads that cell: judged by the new entry's time, the old entry would look alive, and the
@@ -110,8 +135,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         Assert.True(map.Insert(key, fresh, CMapEntryOptions.Sliding(TimeSpan.FromSeconds(10))), "the old entry had expired: the write adds a new one");
         byte[]? got = reader.Finish();
         output.WriteLine($"parked read returned {Describe(got, old, fresh)}");
-        Assert.False(got is not null && got.AsSpan().SequenceEqual(old), "the parked read returned the old value, whose window had passed before the read began: it judged the old entry by the new entry's first access");
-        Assert.True(got is not null && got.AsSpan().SequenceEqual(fresh), $"the parked read returned {Describe(got, old, fresh)}; it began before the write and ended after it, and the old entry had expired, so it must see the new value");
+        Assert.True(got is not null && got.AsSpan().SequenceEqual(fresh), $"the parked read returned {Describe(got, old, fresh)}; it began before the write and ended after it, and the old entry had expired, so it must see the new value (the old value means it judged the old entry by the new entry's first access)");
         byte[]? after = map.Get(key);
         Assert.True(after is not null && after.AsSpan().SequenceEqual(fresh), "the new entry is not readable after the write returned");
         map.Dispose();
@@ -143,6 +167,116 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         Assert.False(got is not null && got.AsSpan().SequenceEqual(old), "the parked read returned the expired old value");
         Assert.True(after is not null && after.AsSpan().SequenceEqual(fresh), "the write that returned is invisible at 6 s (its window runs to 13 s): the parked reader sealed the new entry's access cell");
         Assert.Equal(1, map.Count);
+        map.Dispose();
+        Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+    }
+
+    /// <summary>
+    /// A reader parked on the oldest index table: a rebuild publishes a new table (copying the access cells), and a read
+    /// there at 9 s extends the 10 s window to 19 s. The parked reader resumes at 11 s and, by its own table's time (0 s),
+    /// finds the entry expired. It must not seal the entry in the new table, whose time says it is alive: it must hit,
+    /// and the entry must still be there at 12 s.
+    /// </summary>
+    [Fact]
+    public void AReaderOnATableARebuildReplacedNeverExpiresAnEntryTheNewTableKeepsAlive()
+    {
+        using var clock = new GatedTimeProvider();
+        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 25, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1) });
+        byte[] key = "rebuilt"u8.ToArray();
+        byte[] value = CacheTestKit.Value(40, 1);
+        map.Insert(key, value, CMapEntryOptions.Sliding(TimeSpan.FromSeconds(10)));
+
+        var reader = ParkedGet.Start(map, key, clock);
+        long rebuildsBefore = map.GetStatistics().IndexRebuilds;
+        int inserted = 0;
+        while (map.GetStatistics().IndexRebuilds == rebuildsBefore && inserted < 100_000)
+        {
+            map.Insert(CacheTestKit.Key(inserted++), "x"u8);
+        }
+
+        Assert.True(map.GetStatistics().IndexRebuilds > rebuildsBefore, "no rebuild happened while the reader was parked");
+        clock.Set(TimeSpan.FromSeconds(9));
+        Assert.True(map.ContainsKey(key), "a read at 9 s (window 10 s) must hit");
+        clock.Set(TimeSpan.FromSeconds(11));
+        byte[]? got = reader.Finish();
+        clock.Set(TimeSpan.FromSeconds(12));
+        bool present = map.ContainsKey(key);
+        output.WriteLine($"{inserted} inserts rebuilt the index; the parked read at 11 s returned {(got is null ? "nothing" : "the value")}; present at 12 s: {present}");
+        Assert.True(got is not null && got.AsSpan().SequenceEqual(value), "the parked read at 11 s missed, though a read at 9 s had extended the window to 19 s (in the table the rebuild published)");
+        Assert.True(present, "the entry is gone at 12 s although a read at 9 s extended its window to 19 s: the parked reader sealed it in the new table by the old table's time");
+        map.Dispose();
+        Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+    }
+
+    /// <summary>
+    /// The free-slot path: a reader parked on an entry whose window has passed; the key is deleted and written again,
+    /// which puts the new entry in the tombstone the delete left (the same slot) and stores its first access in the same
+    /// cell. The reader must not judge the old entry by that time.
+    /// </summary>
+    [Fact]
+    public void AReaderOfADeletedEntryNeverReturnsItOnceTheKeyIsWrittenAgain()
+    {
+        using var clock = new GatedTimeProvider();
+        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 26, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1) });
+        byte[] key = "again"u8.ToArray();
+        byte[] old = CacheTestKit.Value(40, 1), fresh = CacheTestKit.Value(48, 2);
+        map.Insert(key, old, CMapEntryOptions.Sliding(TimeSpan.FromSeconds(10)));
+
+        clock.Set(TimeSpan.FromSeconds(11)); // the old entry's window has passed
+        var reader = ParkedGet.Start(map, key, clock);
+        map.Delete(key);
+        Assert.True(map.Insert(key, fresh, CMapEntryOptions.Sliding(TimeSpan.FromSeconds(10))), "the key was deleted: the write adds it");
+        byte[]? got = reader.Finish();
+        output.WriteLine($"parked read returned {Describe(got, old, fresh)}");
+        Assert.True(got is not null && got.AsSpan().SequenceEqual(fresh), $"the parked read returned {Describe(got, old, fresh)}: it began before the delete and the write and ended after them, and the old entry had expired, so it must see the new value");
+        map.Dispose();
+        Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+    }
+
+    /// <summary>
+    /// A compaction move while a reader is parked on a live sliding entry: the slot's word now points at the entry's copy,
+    /// so the reader looks the key up again. It must hit, and its access (5 s) must extend the window (to 15 s).
+    /// </summary>
+    [Fact]
+    public void AReaderOfAnEntryThatCompactionMovedStillHitsAndExtendsTheWindow()
+    {
+        using var clock = new GatedTimeProvider();
+        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 27, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1), ChunkSizes = [4 << 10] });
+        byte[] key = "moved"u8.ToArray();
+        byte[] value = CacheTestKit.Value(40, 1);
+        map.Insert(key, value, CMapEntryOptions.Sliding(TimeSpan.FromSeconds(10)));
+        for (int i = 0; i < 200; i++)
+        {
+            map.Insert(CacheTestKit.Key(i), CacheTestKit.Value(100, i)); // fills the entry's chunk and seals it
+        }
+
+        for (int i = 0; i < 200; i++)
+        {
+            map.Delete(CacheTestKit.Key(i)); // leaves the entry the only live one in its chunk
+        }
+
+        clock.Set(TimeSpan.FromSeconds(5));
+        var reader = ParkedGet.Start(map, key, clock);
+        // Compact() waits for the parked reader's region before it frees what it retired, so it runs on its own thread
+        // and the reader is let go once the move is done.
+        long movedBefore = map.GetStatistics().CompactionBytesMoved;
+        var compaction = new Thread(() => map.Compact()) { IsBackground = true, Name = "compaction" };
+        compaction.Start();
+        long moved = 0;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while ((moved = map.GetStatistics().CompactionBytesMoved - movedBefore) == 0 && waited.Elapsed < s_wait)
+        {
+            Thread.Sleep(1);
+        }
+
+        Assert.True(moved > 0, "Compact() moved nothing: the parked reader's entry was not moved");
+        byte[]? got = reader.Finish();
+        Assert.True(compaction.Join(s_wait), "Compact() did not finish once the reader left its region");
+        clock.Set(TimeSpan.FromSeconds(12));
+        bool present = map.ContainsKey(key);
+        output.WriteLine($"compaction moved {moved} bytes while the reader was parked; it returned {(got is null ? "nothing" : "the value")}; present at 12 s: {present}");
+        Assert.True(got is not null && got.AsSpan().SequenceEqual(value), "the parked read of a live entry missed after compaction moved it");
+        Assert.True(present, "the entry is gone at 12 s although the parked read hit it at 5 s (window 10 s, granularity 1 s)");
         map.Dispose();
         Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
     }
