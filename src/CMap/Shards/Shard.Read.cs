@@ -14,7 +14,7 @@ internal enum ExpiryVerdict : byte
     /// <summary>The entry has expired: a miss.</summary>
     Expired,
 
-    /// <summary>[I10] The slot stopped holding the entry while its access cell was read: look the key up again.</summary>
+    /// <summary>[I10] The slot or the table changed while the entry's expiry was judged: look the key up again.</summary>
     Retry,
 }
 
@@ -95,9 +95,9 @@ internal unsafe partial struct Shard
     }
 
     /// <summary>
-    /// [I10] The slot changed while this read judged its entry's expiry: the same read again, from the current table.
-    /// Out of line, so the read core stays free of a loop; each call needs another write to the slot during the read
-    /// before it, so the depth stays small.
+    /// [I10] The slot or the shard's table changed while this read judged its entry's expiry (a write, a removal, a
+    /// compaction move or a rebuild): the same read again, from the current table. Out of line, so the read core stays
+    /// free of a loop; each call needs another such change during the read before it, so the depth stays small.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool ReadAgain<TConsumer>(ReadOnlySpan<byte> key, ulong hash, ref TConsumer consumer, long* exitOnClockFailure)
