@@ -187,7 +187,12 @@ internal unsafe partial struct Shard
 
     /// <summary>True while the shard's current table is <paramref name="t"/> and its <paramref name="slot"/> still points at <paramref name="entry"/>.</summary>
     private bool StillHolds(IndexTable* t, long slot, byte* entry) =>
-        (IndexTable*)Volatile.Read(ref _table) == t && IndexWord.Address(Volatile.Read(ref IndexTable.Slots(t)[slot])) == entry;
+        (IndexTable*)Volatile.Read(ref _table) == t && SlotHolds(t, slot, entry);
+
+    /// <summary>[I10] Reloads (acquire) the word in <paramref name="slot"/> of <paramref name="t"/>: true while it points at <paramref name="entry"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool SlotHolds(IndexTable* t, long slot, byte* entry) =>
+        IndexWord.Address(Volatile.Read(ref IndexTable.Slots(t)[slot])) == entry;
 
     /// <summary>What <see cref="LoadOwnAccess"/> returns when the cell cannot be trusted: the slot no longer holds the entry.</summary>
     private const long StaleAccess = long.MinValue;
@@ -206,7 +211,7 @@ internal unsafe partial struct Shard
     private static long LoadOwnAccess(ref long access, IndexTable* t, long slot, byte* entry)
     {
         long last = Volatile.Read(ref access);
-        return IndexWord.Address(Volatile.Read(ref IndexTable.Slots(t)[slot])) == entry ? last : StaleAccess;
+        return SlotHolds(t, slot, entry) ? last : StaleAccess;
     }
 
     /// <summary>

@@ -24,7 +24,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
     public void AReadThatHitsWhileTheIndexIsRebuiltStillExtendsTheWindow(bool rebuildDuringTheRead)
     {
         using var clock = new GatedTimeProvider();
-        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 21, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1) });
+        var map = NewMap(clock, seed: 21);
         TimeSpan window = TimeSpan.FromSeconds(10); // granularity 1 s
         byte[] key = "sliding"u8.ToArray();
         byte[] value = CacheTestKit.Value(40, 1);
@@ -54,8 +54,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         bool present = map.ContainsKey(key);
         output.WriteLine($"at 12 s (a read at 9 s, a 10 s window): present {present}");
         Assert.True(present, "the entry is gone at 12 s although a read hit it at 9 s (window 10 s, granularity 1 s: it must stay until at least 18 s). The read's access went into the index table the rebuild had just replaced, and was lost: the entry left up to a whole window early, not at most the granularity");
-        map.Dispose();
-        Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+        DisposeAndCheckNoLeak(map);
     }
 
     /// <summary>
@@ -69,7 +68,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
     public void AReaderOfAnEntryPastItsAbsoluteDeadlineNeverSealsTheEntryThatReplacedIt()
     {
         using var clock = new GatedTimeProvider();
-        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 22, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1) });
+        var map = NewMap(clock, seed: 22);
         byte[] key = "both"u8.ToArray();
         byte[] old = CacheTestKit.Value(40, 1), fresh = CacheTestKit.Value(48, 2);
         var options = new CMapEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromSeconds(5), SlidingExpiration = TimeSpan.FromSeconds(10) };
@@ -86,8 +85,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         byte[]? after = map.Get(key);
         Assert.True(after is not null && after.AsSpan().SequenceEqual(fresh), "the write that returned is invisible: the parked reader sealed the new entry's access cell");
         Assert.Equal(1, map.Count);
-        map.Dispose();
-        Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+        DisposeAndCheckNoLeak(map);
     }
 
     /// <summary>
@@ -99,7 +97,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
     public void AReaderPastItsEntrysDeadlineReturnsTheEntryThatReplacedItMeanwhile()
     {
         using var clock = new GatedTimeProvider();
-        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 28, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1) });
+        var map = NewMap(clock, seed: 28);
         byte[] key = "deadline"u8.ToArray();
         byte[] old = CacheTestKit.Value(40, 1), fresh = CacheTestKit.Value(48, 2);
         map.Insert(key, old, new CMapEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromSeconds(5) });
@@ -111,8 +109,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         byte[]? got = reader.Finish();
         output.WriteLine($"parked read returned {Describe(got, old, fresh)}");
         Assert.True(got is not null && got.AsSpan().SequenceEqual(fresh), $"the parked read returned {Describe(got, old, fresh)}; the key held the old entry until 1 s and the new one (to 10 s) after, so the read must return the new value");
-        map.Dispose();
-        Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+        DisposeAndCheckNoLeak(map);
     }
 
     /// <summary>
@@ -125,7 +122,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
     public void AReaderOfAnEntryPastItsWindowNeverReturnsItOnceAWriteHasReplacedIt()
     {
         using var clock = new GatedTimeProvider();
-        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 23, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1) });
+        var map = NewMap(clock, seed: 23);
         byte[] key = "window"u8.ToArray();
         byte[] old = CacheTestKit.Value(40, 1), fresh = CacheTestKit.Value(48, 2);
         map.Insert(key, old, CMapEntryOptions.Sliding(TimeSpan.FromSeconds(10)));
@@ -138,8 +135,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         Assert.True(got is not null && got.AsSpan().SequenceEqual(fresh), $"the parked read returned {Describe(got, old, fresh)}; it began before the write and ended after it, and the old entry had expired, so it must see the new value (the old value means it judged the old entry by the new entry's first access)");
         byte[]? after = map.Get(key);
         Assert.True(after is not null && after.AsSpan().SequenceEqual(fresh), "the new entry is not readable after the write returned");
-        map.Dispose();
-        Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+        DisposeAndCheckNoLeak(map);
     }
 
     /// <summary>
@@ -152,7 +148,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
     public void AReaderOfAnEntryPastItsWindowNeverSealsTheEntryThatReplacedIt()
     {
         using var clock = new GatedTimeProvider();
-        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 24, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1) });
+        var map = NewMap(clock, seed: 24);
         byte[] key = "longer"u8.ToArray();
         byte[] old = CacheTestKit.Value(40, 1), fresh = CacheTestKit.Value(48, 2);
         map.Insert(key, old, CMapEntryOptions.Sliding(TimeSpan.FromSeconds(2)));
@@ -167,8 +163,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         Assert.False(got is not null && got.AsSpan().SequenceEqual(old), "the parked read returned the expired old value");
         Assert.True(after is not null && after.AsSpan().SequenceEqual(fresh), "the write that returned is invisible at 6 s (its window runs to 13 s): the parked reader sealed the new entry's access cell");
         Assert.Equal(1, map.Count);
-        map.Dispose();
-        Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+        DisposeAndCheckNoLeak(map);
     }
 
     /// <summary>
@@ -181,7 +176,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
     public void AReaderOnATableARebuildReplacedNeverExpiresAnEntryTheNewTableKeepsAlive()
     {
         using var clock = new GatedTimeProvider();
-        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 25, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1) });
+        var map = NewMap(clock, seed: 25);
         byte[] key = "rebuilt"u8.ToArray();
         byte[] value = CacheTestKit.Value(40, 1);
         map.Insert(key, value, CMapEntryOptions.Sliding(TimeSpan.FromSeconds(10)));
@@ -204,8 +199,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         output.WriteLine($"{inserted} inserts rebuilt the index; the parked read at 11 s returned {(got is null ? "nothing" : "the value")}; present at 12 s: {present}");
         Assert.True(got is not null && got.AsSpan().SequenceEqual(value), "the parked read at 11 s missed, though a read at 9 s had extended the window to 19 s (in the table the rebuild published)");
         Assert.True(present, "the entry is gone at 12 s although a read at 9 s extended its window to 19 s: the parked reader sealed it in the new table by the old table's time");
-        map.Dispose();
-        Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+        DisposeAndCheckNoLeak(map);
     }
 
     /// <summary>
@@ -217,7 +211,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
     public void AReaderOfADeletedEntryNeverReturnsItOnceTheKeyIsWrittenAgain()
     {
         using var clock = new GatedTimeProvider();
-        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 26, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1) });
+        var map = NewMap(clock, seed: 26);
         byte[] key = "again"u8.ToArray();
         byte[] old = CacheTestKit.Value(40, 1), fresh = CacheTestKit.Value(48, 2);
         map.Insert(key, old, CMapEntryOptions.Sliding(TimeSpan.FromSeconds(10)));
@@ -229,8 +223,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         byte[]? got = reader.Finish();
         output.WriteLine($"parked read returned {Describe(got, old, fresh)}");
         Assert.True(got is not null && got.AsSpan().SequenceEqual(fresh), $"the parked read returned {Describe(got, old, fresh)}: it began before the delete and the write and ended after them, and the old entry had expired, so it must see the new value");
-        map.Dispose();
-        Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
+        DisposeAndCheckNoLeak(map);
     }
 
     /// <summary>
@@ -241,7 +234,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
     public void AReaderOfAnEntryThatCompactionMovedStillHitsAndExtendsTheWindow()
     {
         using var clock = new GatedTimeProvider();
-        var map = new ByteMap(new CMapConfig { ShardCount = 1, Seed = 27, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1), ChunkSizes = [4 << 10] });
+        var map = NewMap(clock, seed: 27, chunkSizes: [4 << 10]);
         byte[] key = "moved"u8.ToArray();
         byte[] value = CacheTestKit.Value(40, 1);
         map.Insert(key, value, CMapEntryOptions.Sliding(TimeSpan.FromSeconds(10)));
@@ -263,12 +256,7 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         var compaction = new Thread(() => map.Compact()) { IsBackground = true, Name = "compaction" };
         compaction.Start();
         long moved = 0;
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while ((moved = map.GetStatistics().CompactionBytesMoved - movedBefore) == 0 && waited.Elapsed < s_wait)
-        {
-            Thread.Sleep(1);
-        }
-
+        SpinWait.SpinUntil(() => (moved = map.GetStatistics().CompactionBytesMoved - movedBefore) > 0, s_wait);
         Assert.True(moved > 0, "Compact() moved nothing: the parked reader's entry was not moved");
         byte[]? got = reader.Finish();
         Assert.True(compaction.Join(s_wait), "Compact() did not finish once the reader left its region");
@@ -277,6 +265,15 @@ public sealed class SlidingAccessRaceTests(ITestOutputHelper output)
         output.WriteLine($"compaction moved {moved} bytes while the reader was parked; it returned {(got is null ? "nothing" : "the value")}; present at 12 s: {present}");
         Assert.True(got is not null && got.AsSpan().SequenceEqual(value), "the parked read of a live entry missed after compaction moved it");
         Assert.True(present, "the entry is gone at 12 s although the parked read hit it at 5 s (window 10 s, granularity 1 s)");
+        DisposeAndCheckNoLeak(map);
+    }
+
+    /// <summary>One shard, the gated clock, no background compaction and no sweep: only the test's steps move entries.</summary>
+    private static ByteMap NewMap(GatedTimeProvider clock, ulong seed, int[]? chunkSizes = null) =>
+        new(new CMapConfig { ShardCount = 1, Seed = seed, TimeProvider = clock, BackgroundCompaction = false, ExpirationScanInterval = TimeSpan.FromDays(1), ChunkSizes = chunkSizes });
+
+    private static void DisposeAndCheckNoLeak(ByteMap map)
+    {
         map.Dispose();
         Assert.Equal(0, map.ArenaForTests.OutstandingBytes);
     }
